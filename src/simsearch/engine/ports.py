@@ -1,0 +1,132 @@
+"""The interfaces the engine needs from the outside world, owned here.
+
+The engine talks to an :class:`Encoder` (implemented in ``simsearch.encoder`` with torch) and a
+:class:`Catalog` of :class:`Collection` objects (implemented in ``simsearch.index`` with FAISS and
+SQLite). Both are protocols, so the engine imports neither torch nor faiss and its tests run with
+fakes. A second collection backend (e.g. Milvus) needs no change outside its own package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from simsearch.types import (
+    CollectionSpec,
+    Document,
+    FloatArray,
+    Hit,
+    ModelInfo,
+    Pooling,
+    SentenceEmbeddings,
+    TextInput,
+    TokenEmbeddings,
+)
+
+__all__ = ["Catalog", "Collection", "Encoder", "Filter"]
+
+# Metadata equality filter: every key must be present in a document's metadata with an equal
+# scalar value (str, int/float compared as numbers, bool, None). Booleans never equal numbers.
+Filter = Mapping[str, Any]
+
+
+class Encoder(Protocol):
+    """Turns texts (or text pairs, as segments A and B) into vectors. Thread-safe."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def encode(
+        self,
+        inputs: Sequence[TextInput],
+        pooling: Pooling,
+        *,
+        normalize: bool,
+        truncate: bool,
+    ) -> SentenceEmbeddings:
+        """Sentence embeddings, ``(n, d) float32``, row i for ``inputs[i]``.
+
+        An input longer than the model's maximum length raises ``InvalidArgumentError``
+        (naming its index and token count) unless ``truncate``; then it is cut and its index
+        is listed in ``truncated``.
+        """
+        ...
+
+    def encode_tokens(
+        self, inputs: Sequence[TextInput], *, truncate: bool
+    ) -> list[TokenEmbeddings]:
+        """``last_hidden_state`` per input, padding removed. Same truncation rule as encode."""
+        ...
+
+
+class Collection(Protocol):
+    """One collection: durable documents plus a vector index over their embeddings.
+
+    Thread-safe. Every mutating call returns only after the change is durably committed.
+    """
+
+    @property
+    def spec(self) -> CollectionSpec: ...
+
+    @property
+    def created_at(self) -> float: ...
+
+    def count(self) -> int:
+        """Number of live documents."""
+        ...
+
+    def upsert(self, documents: Sequence[Document], embeddings: FloatArray) -> None:
+        """Insert or replace by id. ``embeddings``: ``(n, d) float32``, L2-normalised, row i for
+        ``documents[i]``. Ids within one call are unique (the engine checks)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove documents; unknown ids are ignored. Returns how many existed."""
+        ...
+
+    def get(self, ids: Sequence[str]) -> list[Document | None]:
+        """Documents in the order asked, None where an id is unknown."""
+        ...
+
+    def get_embeddings(self, ids: Sequence[str]) -> FloatArray:
+        """Stored embeddings ``(n, d) float32`` for ids that all exist (else NotFoundError)."""
+        ...
+
+    def search(self, queries: FloatArray, k: int, filter: Filter | None = None) -> list[list[Hit]]:
+        """Top-k by inner product for each row of ``queries`` (``(nq, d) float32``, normalised).
+
+        Hits are sorted by descending score; fewer than k when fewer documents match.
+        """
+        ...
+
+    def checkpoint(self) -> None:
+        """Write the vector index snapshot now (it is rebuilt from the store if lost)."""
+        ...
+
+    def close(self) -> None:
+        """Checkpoint and release files. The object is unusable afterwards."""
+        ...
+
+
+class Catalog(Protocol):
+    """The set of collections under one data directory. Thread-safe."""
+
+    def create(self, spec: CollectionSpec) -> Collection:
+        """Create and open. AlreadyExistsError if the name is taken."""
+        ...
+
+    def open(self, name: str) -> Collection:
+        """The open collection (opened on first use). NotFoundError if unknown."""
+        ...
+
+    def drop(self, name: str) -> None:
+        """Delete the collection and its files. NotFoundError if unknown."""
+        ...
+
+    def names(self) -> list[str]:
+        """Names of all collections, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Close every open collection (each writes its checkpoint)."""
+        ...
