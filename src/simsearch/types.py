@@ -14,11 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "BoolArray",
     "CollectionInfo",
     "CollectionSpec",
     "Document",
     "FloatArray",
     "Hit",
+    "IntArray",
     "Limits",
     "Metadata",
     "ModelInfo",
@@ -136,11 +138,16 @@ class CollectionSpec:
 
 @dataclass(frozen=True)
 class CollectionInfo:
-    """A collection's spec and its live state."""
+    """A collection's spec and its live state.
+
+    compatible: False when the loaded model is not the one the collection was built with; such
+    a collection can be described, listed and dropped but not searched or written.
+    """
 
     spec: CollectionSpec
     count: int
     created_at: float
+    compatible: bool = True
 
 
 @dataclass(frozen=True)

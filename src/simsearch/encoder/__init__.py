@@ -1,0 +1,16 @@
+"""Text to vectors with torch and transformers: the only package that imports them.
+
+``load_encoder(model)`` loads "default" (the bundled all-MiniLM-L6-v2), a local model
+directory or a hub id (downloads off unless ``allow_download``) and returns a
+:class:`BertEncoder`, which satisfies ``simsearch.engine.ports.Encoder`` structurally.
+
+Modules, one job each: ``loading`` (find and load model and tokenizer, size the inputs),
+``fingerprint`` (hash weights and vocabulary), ``tokenization`` (measure, check and truncate),
+``batching`` (length-sorted, padded batches), ``runner`` (the locked forward pass: the seam
+for cross-request batching), ``pooling`` (pure torch pooling), ``bert`` (the encoder).
+"""
+
+from simsearch.encoder.bert import BertEncoder, load_encoder
+from simsearch.encoder.loading import ModelLoadError
+
+__all__ = ["BertEncoder", "ModelLoadError", "load_encoder"]

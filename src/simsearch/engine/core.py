@@ -1,0 +1,224 @@
+"""The engine: every operation of the service, with no gRPC, torch or faiss in sight.
+
+It validates requests (``validation``), embeds texts through an ``Encoder`` and keeps documents
+in ``Collection`` objects from a ``Catalog`` (all three are protocols in ``ports``). A collection
+remembers the model fingerprint it was built with; touching its vectors under another model
+raises ``FailedPreconditionError`` rather than mixing vector spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from simsearch.engine import validation as check
+from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
+from simsearch.errors import FailedPreconditionError, NotFoundError
+from simsearch.types import (
+    CollectionInfo,
+    CollectionSpec,
+    Document,
+    FloatArray,
+    Hit,
+    Limits,
+    ModelInfo,
+    Pooling,
+    SentenceEmbeddings,
+    TextInput,
+    TokenEmbeddings,
+)
+
+__all__ = ["Engine", "SearchResults"]
+
+FLAT_INDEX = "flat"
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """Hits per query (best first) and the indices of query texts that were truncated."""
+
+    hits: list[list[Hit]]
+    truncated: tuple[int, ...] = ()
+
+
+class Engine:
+    """Encode, compare, and manage and search collections. Thread-safe."""
+
+    def __init__(self, encoder: Encoder, catalog: Catalog, limits: Limits) -> None:
+        self._encoder = encoder
+        self._catalog = catalog
+        self.limits = limits
+
+    @property
+    def model(self) -> ModelInfo:
+        return self._encoder.info
+
+    def poolings(self) -> list[Pooling]:
+        return list(Pooling)
+
+    # -- vectors without a collection -----------------------------------------------------
+
+    def encode(
+        self,
+        inputs: Sequence[TextInput],
+        pooling: Pooling = Pooling.POOLER,
+        *,
+        normalize: bool = False,
+        truncate: bool = False,
+    ) -> SentenceEmbeddings:
+        check.check_inputs("inputs", inputs, self.limits)
+        return self._encoder.encode(inputs, pooling, normalize=normalize, truncate=truncate)
+
+    def encode_tokens(
+        self, inputs: Sequence[TextInput], *, truncate: bool = False
+    ) -> list[TokenEmbeddings]:
+        check.check_inputs("inputs", inputs, self.limits)
+        return self._encoder.encode_tokens(inputs, truncate=truncate)
+
+    def compare(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        pooling: Pooling = Pooling.POOLER,
+        *,
+        truncate: bool = False,
+    ) -> tuple[FloatArray, tuple[int, ...]]:
+        """Cosine similarity of each pair's sentence embeddings, ``(n,) float32``.
+
+        Each text is embedded on its own (not as a joint pair); the truncated indices are
+        those of pairs with at least one truncated text.
+        """
+        check.check_inputs("pairs", pairs, self.limits)
+        flat = [text for pair in pairs for text in pair]
+        encoded = self._encoder.encode(flat, pooling, normalize=True, truncate=truncate)
+        vectors = encoded.embeddings.reshape(len(pairs), 2, -1)
+        scores = np.einsum("nd,nd->n", vectors[:, 0], vectors[:, 1]).astype(np.float32)
+        truncated = tuple(sorted({i // 2 for i in encoded.truncated}))
+        return scores, truncated
+
+    # -- collections ----------------------------------------------------------------------
+
+    def create_collection(
+        self, name: str, pooling: Pooling = Pooling.POOLER, index: str = ""
+    ) -> CollectionInfo:
+        check.check_collection_name(name)
+        model = self._encoder.info
+        spec = CollectionSpec(
+            name=name,
+            pooling=pooling,
+            index=index.strip() or FLAT_INDEX,
+            dimension=model.hidden_size,
+            model_name=model.name,
+            model_fingerprint=model.fingerprint,
+        )
+        return self._describe(self._catalog.create(spec))
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        check.check_collection_name(name)
+        return self._describe(self._catalog.open(name))
+
+    def list_collections(self) -> list[CollectionInfo]:
+        return [self._describe(self._catalog.open(name)) for name in self._catalog.names()]
+
+    def drop_collection(self, name: str) -> None:
+        check.check_collection_name(name)
+        self._catalog.drop(name)
+
+    def _describe(self, collection: Collection) -> CollectionInfo:
+        return CollectionInfo(
+            spec=collection.spec,
+            count=collection.count(),
+            created_at=collection.created_at,
+            compatible=collection.spec.model_fingerprint == self._encoder.info.fingerprint,
+        )
+
+    def _usable(self, name: str) -> Collection:
+        """The collection, if its vectors come from the loaded model."""
+        check.check_collection_name(name)
+        collection = self._catalog.open(name)
+        spec, model = collection.spec, self._encoder.info
+        if spec.model_fingerprint != model.fingerprint:
+            raise FailedPreconditionError(
+                f"collection {name!r} was built with model {spec.model_name!r} "
+                f"(fingerprint {spec.model_fingerprint}, dimension {spec.dimension}) but the "
+                f"server runs {model.name!r} (fingerprint {model.fingerprint}, dimension "
+                f"{model.hidden_size}): restart the server with the collection's model, or "
+                "create a new collection and upsert the documents again"
+            )
+        return collection
+
+    # -- documents ------------------------------------------------------------------------
+
+    def upsert(
+        self, collection: str, documents: Sequence[Document], *, truncate: bool = False
+    ) -> tuple[int, ...]:
+        """Embed and store; returns once committed. Returns the truncated indices."""
+        target = self._usable(collection)
+        check.check_documents(documents, self.limits)
+        encoded = self._encoder.encode(
+            [doc.text for doc in documents],
+            target.spec.pooling,
+            normalize=True,
+            truncate=truncate,
+        )
+        target.upsert(documents, encoded.embeddings)
+        return encoded.truncated
+
+    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
+        """Documents in the order asked; NotFoundError names any unknown id."""
+        target = self._usable(collection)
+        check.check_ids("ids", ids, self.limits)
+        found = target.get(ids)
+        missing = [doc_id for doc_id, doc in zip(ids, found, strict=True) if doc is None]
+        if missing:
+            raise NotFoundError(f"collection {collection!r} has no documents with ids {missing}")
+        return [doc for doc in found if doc is not None]
+
+    def get_embeddings(self, collection: str, ids: Sequence[str]) -> FloatArray:
+        target = self._usable(collection)
+        check.check_ids("ids", ids, self.limits)
+        return target.get_embeddings(ids)
+
+    def delete(self, collection: str, ids: Sequence[str]) -> int:
+        target = self._usable(collection)
+        check.check_ids("ids", ids, self.limits)
+        return target.delete(ids)
+
+    def search(
+        self,
+        collection: str,
+        queries: Sequence[str] | FloatArray,
+        k: int,
+        *,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+        truncate: bool = False,
+    ) -> SearchResults:
+        """Top-k hits per query text (embedded with the collection's pooling) or query vector."""
+        target = self._usable(collection)
+        check.check_k(k, self.limits)
+        check.check_filter(filter)
+        check.check_min_score(min_score)
+        vectors, truncated = self._query_vectors(target, queries, truncate)
+        hits = target.search(vectors, k, filter)
+        if min_score is not None:
+            hits = [[hit for hit in row if hit.score >= min_score] for row in hits]
+        return SearchResults(hits=hits, truncated=truncated)
+
+    def _query_vectors(
+        self, target: Collection, queries: Sequence[str] | FloatArray, truncate: bool
+    ) -> tuple[FloatArray, tuple[int, ...]]:
+        if isinstance(queries, np.ndarray):
+            check.check_vectors(queries, target.spec.dimension, self.limits)
+            vectors = queries.astype(np.float32, copy=True)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            return vectors, ()
+        check.check_inputs("texts", queries, self.limits)
+        encoded = self._encoder.encode(
+            list(queries), target.spec.pooling, normalize=True, truncate=truncate
+        )
+        return encoded.embeddings, encoded.truncated
+
+    def close(self) -> None:
+        self._catalog.close()

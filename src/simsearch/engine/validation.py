@@ -1,0 +1,140 @@
+"""Checks on request data, run before any expensive work.
+
+Each check raises an error from ``simsearch.errors`` whose message names the offending field and
+item, so a caller can fix the request: ``InvalidArgumentError`` for input that is wrong in itself,
+``LimitExceededError`` for input over a configured limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from simsearch.errors import InvalidArgumentError, LimitExceededError
+from simsearch.types import Document, FloatArray, Limits, TextInput
+
+__all__ = [
+    "check_batch",
+    "check_collection_name",
+    "check_documents",
+    "check_filter",
+    "check_ids",
+    "check_inputs",
+    "check_k",
+    "check_min_score",
+    "check_vectors",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_ID_CHARS = 512
+
+
+def check_collection_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidArgumentError(
+            f"invalid collection name {name!r}: use 1-64 of letters, digits, '_', '.' and '-', "
+            "starting with a letter or digit"
+        )
+
+
+def check_batch(field: str, size: int, limits: Limits) -> None:
+    """A batch must be non-empty and at most ``limits.max_batch`` long."""
+    if size == 0:
+        raise InvalidArgumentError(f"{field} is empty: send at least one")
+    if size > limits.max_batch:
+        raise LimitExceededError(
+            f"{field} has {size} items; the server accepts at most {limits.max_batch} per request"
+        )
+
+
+def check_text(field: str, text: str, limits: Limits) -> None:
+    if not text.strip():
+        raise InvalidArgumentError(f"{field} is empty or whitespace only")
+    if len(text) > limits.max_text_chars:
+        raise LimitExceededError(
+            f"{field} has {len(text)} characters; the limit is {limits.max_text_chars}"
+        )
+
+
+def check_inputs(field: str, inputs: Sequence[TextInput], limits: Limits) -> None:
+    """Texts or text pairs: a batch of non-blank texts within the size limits."""
+    check_batch(field, len(inputs), limits)
+    for i, item in enumerate(inputs):
+        if isinstance(item, tuple):
+            check_text(f"{field}[{i}].a", item[0], limits)
+            check_text(f"{field}[{i}].b", item[1], limits)
+        else:
+            check_text(f"{field}[{i}]", item, limits)
+
+
+def check_ids(field: str, ids: Sequence[str], limits: Limits) -> None:
+    check_batch(field, len(ids), limits)
+    for i, doc_id in enumerate(ids):
+        _check_id(f"{field}[{i}]", doc_id)
+
+
+def _check_id(field: str, doc_id: str) -> None:
+    if not doc_id:
+        raise InvalidArgumentError(f"{field} is empty: every document needs an id")
+    if len(doc_id) > MAX_ID_CHARS:
+        raise InvalidArgumentError(f"{field} is {len(doc_id)} characters; ids have at most 512")
+
+
+def check_documents(documents: Sequence[Document], limits: Limits) -> None:
+    """Upsert batch: valid ids, unique within the request, non-blank texts."""
+    check_batch("documents", len(documents), limits)
+    first_seen: dict[str, int] = {}
+    for i, doc in enumerate(documents):
+        _check_id(f"documents[{i}].id", doc.id)
+        if doc.id in first_seen:
+            raise InvalidArgumentError(
+                f"documents[{i}].id {doc.id!r} repeats documents[{first_seen[doc.id]}].id: "
+                "ids must be unique within a request"
+            )
+        first_seen[doc.id] = i
+        check_text(f"documents[{i}].text", doc.text, limits)
+
+
+def check_k(k: int, limits: Limits) -> None:
+    if k <= 0:
+        raise InvalidArgumentError(f"k must be at least 1, got {k}")
+    if k > limits.max_k:
+        raise LimitExceededError(f"k is {k}; the server allows at most {limits.max_k}")
+
+
+def check_min_score(min_score: float | None) -> None:
+    if min_score is not None and math.isnan(min_score):
+        raise InvalidArgumentError("min_score is NaN")
+
+
+def check_vectors(vectors: FloatArray, dimension: int, limits: Limits) -> None:
+    """Query vectors: ``(n, dimension)``, finite, not all zero."""
+    if vectors.ndim != 2:
+        raise InvalidArgumentError(f"vectors must be 2-D (n, d); got shape {vectors.shape}")
+    check_batch("vectors", vectors.shape[0], limits)
+    if vectors.shape[1] != dimension:
+        raise InvalidArgumentError(
+            f"vectors have dimension {vectors.shape[1]}; this collection has dimension {dimension}"
+        )
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise InvalidArgumentError(f"vectors[{int(bad[0])}] contains NaN or infinity")
+    zero = np.flatnonzero(~vectors.any(axis=1))
+    if zero.size:
+        raise InvalidArgumentError(f"vectors[{int(zero[0])}] is all zeros and has no direction")
+
+
+def check_filter(filter: Mapping[str, Any] | None) -> None:
+    """Equality filters take scalar values only."""
+    for key, value in (filter or {}).items():
+        if isinstance(value, (dict, list, tuple)):
+            raise InvalidArgumentError(
+                f"filter[{key!r}] is a {type(value).__name__}; filters compare scalar values "
+                "(string, number, boolean, null)"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgumentError(f"filter[{key!r}] is not a finite number")

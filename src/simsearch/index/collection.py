@@ -1,0 +1,333 @@
+"""FaissCollection: one collection = a SQLite store (the truth) + a FAISS index (derived).
+
+Files in the collection's directory: ``store.sqlite3`` (with its ``-wal`` and ``-shm``) and
+``index.faiss``, the snapshot.
+
+Writes: check the input, commit to the store (the call returns only after COMMIT), then apply
+the change to FAISS, then train, compact or checkpoint if due. FAISS is touched only after a
+commit succeeded, so a storage failure (``UnavailableError``) leaves both as they were.
+
+Search: one FAISS call for the batch of queries; labels are joined to the stored id, text and
+metadata. Kinds that store vectors lossily (PQ, SQ, PCA/OPQ) have their hits rescored with the
+stored embeddings, so every score is the exact cosine similarity (``min_score`` relies on it);
+the candidates are still the ones FAISS found. A filter is a pre-filter: SQL picks the
+candidate labels, then
+
+- exact indexes (``"flat"``, or any kind before it is trained) search with an id selector;
+- approximate ones search the candidates exactly with numpy over their stored embeddings when
+  there are at most ``EXACT_FILTER_LIMIT`` of them (an ANN search restricted to a small set
+  misses hits: HNSW's graph and IVF's probed lists hold few of them), else FAISS with an id
+  selector.
+
+Checkpoints (snapshots): after every ``checkpoint_every`` documents changed (rows inserted plus
+rows deleted) since the last one, on :meth:`checkpoint` and :meth:`close`, and after a rebuild,
+a training or a compaction. Training and compaction run in the writing call, under the lock.
+Thread-safe: one lock per collection guards the store connection and the index.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from simsearch.errors import InvalidArgumentError, NotFoundError, UnavailableError
+from simsearch.index import exact, records, recovery
+from simsearch.index.filters import filter_sql
+from simsearch.index.kinds import IndexKind
+from simsearch.index.snapshot import Snapshot, remove_temporaries
+from simsearch.index.store import Change, Store
+from simsearch.index.vectors import VectorIndex
+from simsearch.types import CollectionSpec, Document, FloatArray, Hit, IntArray
+
+__all__ = ["EXACT_FILTER_LIMIT", "SNAPSHOT_FILE", "STORE_FILE", "FaissCollection"]
+
+STORE_FILE = "store.sqlite3"
+SNAPSHOT_FILE = "index.faiss"
+EXACT_FILTER_LIMIT = 10_000
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class FaissCollection:
+    """A collection (the ``Collection`` protocol of ``simsearch.engine.ports``).
+
+    Open one with :meth:`open` (the catalog does); it is usable until :meth:`close`.
+    """
+
+    def __init__(
+        self, directory: Path, store: Store, vectors: VectorIndex, *, checkpoint_every: int
+    ) -> None:
+        self._directory = directory
+        self._name = directory.name
+        self._store = store
+        self._kind = vectors.kind
+        self._vectors = vectors
+        self._checkpoint_every = checkpoint_every
+        self._pending = 0  # documents changed since the last snapshot
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @staticmethod
+    def initialise(directory: Path, spec: CollectionSpec, created_at: float, uid: str) -> None:
+        """Create the store of a new, empty collection in the existing ``directory``."""
+        IndexKind.parse(spec.index, spec.dimension)
+        Store.initialise(directory / STORE_FILE, spec, created_at, uid)
+
+    @classmethod
+    def open(
+        cls, directory: Path, *, checkpoint_every: int, busy_timeout: float
+    ) -> FaissCollection:
+        """Open the collection in ``directory``: load its snapshot and replay newer store
+        changes, or rebuild the index from the store; UnavailableError if the store is
+        unusable."""
+        _remove_temporaries(directory / SNAPSHOT_FILE)
+        store = Store.open(directory / STORE_FILE, directory.name, timeout=busy_timeout)
+        try:
+            kind = _kind(store.meta.spec)
+            vectors, rebuilt = recovery.load(store, kind, directory / SNAPSHOT_FILE)
+        except BaseException:
+            store.close()
+            raise
+        collection = cls(directory, store, vectors, checkpoint_every=checkpoint_every)
+        try:
+            with collection._locked():
+                if rebuilt:
+                    collection._checkpoint_quietly()
+                collection._maintain()
+        except BaseException:
+            collection.discard()
+            raise
+        return collection
+
+    @property
+    def spec(self) -> CollectionSpec:
+        return self._store.meta.spec
+
+    @property
+    def created_at(self) -> float:
+        return self._store.meta.created_at
+
+    def count(self) -> int:
+        """Number of live documents (the store's count; the index always agrees)."""
+        with self._locked():
+            return self._vectors.count
+
+    def upsert(self, documents: Sequence[Document], embeddings: FloatArray) -> None:
+        """Insert or replace by id; ``embeddings`` ``(n, d) float32``, L2-normalised, row i for
+        ``documents[i]``. Returns once committed; a replaced id gets a new label."""
+        rows, vectors = records.rows(documents, embeddings, self.spec.dimension)
+        if not rows:
+            return
+        with self._locked():
+            self._apply(self._write(self._store.upsert, rows), vectors)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove documents; unknown ids are ignored. Returns how many existed."""
+        with self._locked():
+            change = self._write(self._store.delete, list(ids))
+            if len(change.removed):
+                self._apply(change, np.zeros((0, self.spec.dimension), np.float32))
+            return len(change.removed)
+
+    def get(self, ids: Sequence[str]) -> list[Document | None]:
+        """Documents in the order asked, None where an id is unknown."""
+        with self._locked():
+            found = self._store.documents(ids)
+        return [records.document(i, *found[i]) if i in found else None for i in ids]
+
+    def get_embeddings(self, ids: Sequence[str]) -> FloatArray:
+        """Stored embeddings ``(n, d) float32``, row i for ``ids[i]``; NotFoundError names
+        unknown ids."""
+        with self._locked():
+            found = self._store.embeddings_by_id(ids)
+        missing = [doc_id for doc_id in ids if doc_id not in found]
+        if missing:
+            raise NotFoundError(f"collection {self._name!r} has no documents with ids {missing}")
+        if not ids:
+            return np.zeros((0, self.spec.dimension), dtype=np.float32)
+        return np.stack([found[doc_id] for doc_id in ids])
+
+    def search(
+        self, queries: FloatArray, k: int, filter: Mapping[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """Top-k by inner product per row of ``queries`` ``(nq, d) float32`` (normalised).
+
+        Hits are sorted by descending score; fewer than k when fewer documents match (or, for
+        approximate kinds, when the index finds fewer). ``filter``: metadata equality, see
+        ``simsearch.index.filters``.
+        """
+        queries = records.as_vectors(queries, self.spec.dimension, "queries")
+        if k <= 0:
+            raise InvalidArgumentError(f"k must be positive, got {k}")
+        where = filter_sql(filter) if filter else None
+        with self._locked():
+            scores, labels = self._nearest(queries, k, where)
+            return self._hits(scores, labels)
+
+    def checkpoint(self) -> None:
+        """Write the index snapshot now; UnavailableError if the disk refuses."""
+        with self._locked():
+            self._checkpoint()
+
+    def close(self) -> None:
+        """Checkpoint if anything changed, and release the files. Idempotent."""
+        with self._lock:
+            if not self._closed:
+                if self._pending:
+                    self._checkpoint_quietly()
+                self._release()
+
+    def discard(self) -> None:
+        """Release the files without a checkpoint (the collection is being dropped)."""
+        with self._lock:
+            if not self._closed:
+                self._release()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _write(self, write: Callable[[_T], Change], argument: _T) -> Change:
+        try:
+            return write(argument)
+        except UnavailableError:
+            self._resync()
+            raise
+
+    def _resync(self) -> None:
+        """After a failed write: if its COMMIT reached the disk anyway, follow the store."""
+        try:
+            advanced = self._store.resync()
+        except UnavailableError:
+            return
+        if advanced:
+            logger.warning("collection %r: a failed write was committed; rebuilding", self._name)
+            self._vectors = recovery.rebuild(self._store, self._kind)
+
+    def _apply(self, change: Change, vectors: FloatArray) -> None:
+        try:
+            self._vectors.remove(change.removed)
+            self._vectors.add(change.added, vectors)
+        except Exception:
+            logger.exception("collection %r: FAISS update failed; rebuilding", self._name)
+            self._vectors = recovery.rebuild(self._store, self._kind)
+        self._pending += len(change.added) + len(change.removed)
+        self._maintain()
+        if self._pending >= self._checkpoint_every:
+            self._checkpoint_quietly()
+
+    def _maintain(self) -> None:
+        """Train a staging index that has enough vectors; compact one with many tombstones."""
+        if self._vectors.ready_to_train:
+            self._vectors = recovery.train(self._store, self._vectors)
+        elif self._vectors.needs_compaction:
+            self._vectors = recovery.rebuild(self._store, self._kind)
+        else:
+            return
+        self._checkpoint_quietly()
+
+    # -- search -----------------------------------------------------------------------------
+
+    def _nearest(
+        self, queries: FloatArray, k: int, where: tuple[str, list[Any]] | None
+    ) -> tuple[FloatArray, IntArray]:
+        if where is None:
+            return self._search(queries, k, None)
+        candidates = self._store.labels_where(*where)
+        if self._vectors.exact or len(candidates) > EXACT_FILTER_LIMIT:
+            return self._search(queries, k, candidates)
+        labels, vectors = self._store.embeddings_by_label(candidates)
+        return exact.top_k(queries, vectors, labels, k)
+
+    def _search(
+        self, queries: FloatArray, k: int, allowed: IntArray | None
+    ) -> tuple[FloatArray, IntArray]:
+        """FAISS search; a lossy kind's scores are replaced by exact ones from the store."""
+        limit = self._vectors.count if allowed is None else len(allowed)
+        if limit == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        scores, labels = self._vectors.search(queries, min(k, limit), allowed)
+        if self._vectors.exact_scores:
+            return scores, labels
+        known, vectors = self._store.embeddings_by_label(np.unique(labels[labels >= 0]))
+        return exact.rescore(queries, labels, known, vectors)
+
+    def _hits(self, scores: FloatArray, labels: IntArray) -> list[list[Hit]]:
+        rows = self._store.hits(np.unique(labels[labels >= 0]))
+        return [
+            [
+                records.hit(rows[label], score)
+                for score, label in zip(score_row.tolist(), label_row.tolist(), strict=True)
+                if label in rows
+            ]
+            for score_row, label_row in zip(scores, labels, strict=True)
+        ]
+
+    # -- snapshots and lifecycle ------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        snapshot = Snapshot(
+            uid=self._store.meta.uid,
+            dimension=self._kind.dimension,
+            index=self._kind.text,
+            stage=self._vectors.stage,
+            last_change=self._store.last_change,
+            index_bytes=self._vectors.to_bytes(),
+            tombstones=self._vectors.tombstones,
+        )
+        try:
+            snapshot.write(self._directory / SNAPSHOT_FILE)
+        except OSError as exc:
+            raise UnavailableError(
+                f"collection {self._name!r}: could not write the index snapshot ({exc}); "
+                "the documents are safe in the store"
+            ) from exc
+        self._pending = 0
+        self._prune(snapshot.last_change)
+
+    def _prune(self, through: int) -> None:
+        try:
+            self._store.prune_tombstones(through)
+        except UnavailableError as exc:
+            logger.warning("%s (tombstones are pruned at the next checkpoint)", exc)
+
+    def _checkpoint_quietly(self) -> None:
+        """A checkpoint that only logs on failure: the store already holds every change."""
+        try:
+            self._checkpoint()
+        except UnavailableError as exc:
+            self._pending = max(self._pending, 1)  # try again at close
+            logger.warning("%s", exc)
+
+    def _release(self) -> None:
+        self._closed = True
+        self._store.close()
+        self._vectors = VectorIndex.empty(self._kind)  # free the index memory
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise UnavailableError(f"collection {self._name!r} is closed")
+            yield
+
+
+def _kind(spec: CollectionSpec) -> IndexKind:
+    try:
+        return IndexKind.parse(spec.index, spec.dimension)
+    except InvalidArgumentError as exc:
+        raise UnavailableError(
+            f"collection {spec.name!r}: this FAISS cannot build its index: {exc}"
+        ) from None
+
+
+def _remove_temporaries(path: Path) -> None:
+    try:
+        remove_temporaries(path)
+    except OSError as exc:
+        logger.warning("could not remove temporary files next to %s: %s", path, exc)

@@ -1,0 +1,122 @@
+"""Bringing a collection's FAISS index up to date with its store (the truth).
+
+- :func:`load`: the snapshot, if it is intact and belongs to this store, plus a replay of the
+  store's newer changes (rows written and labels tombstoned after the snapshot's
+  ``last_change``); otherwise a warning and a :func:`rebuild`.
+- :func:`rebuild`: a fresh index from the stored embeddings (texts are never re-encoded),
+  trained first when the kind needs it and there are enough vectors.
+- :func:`train`: replace an exact staging index by the kind's own, trained on up to
+  ``TRAIN_SAMPLE`` stored vectors drawn at random, then filled with every stored vector.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from simsearch.index.kinds import IndexKind
+from simsearch.index.snapshot import Snapshot, SnapshotError, read_snapshot
+from simsearch.index.store import Store
+from simsearch.index.vectors import STAGES, VectorIndex
+
+__all__ = ["TRAIN_SAMPLE", "load", "rebuild", "train"]
+
+TRAIN_SAMPLE = 100_000
+
+logger = logging.getLogger(__name__)
+
+
+def load(store: Store, kind: IndexKind, path: Path) -> tuple[VectorIndex, bool]:
+    """The index for ``store`` and whether it was rebuilt (then it has no snapshot yet)."""
+    try:
+        return _from_snapshot(store, kind, path), False
+    except SnapshotError as exc:
+        if store.last_change:  # a new collection has no snapshot: nothing to warn about
+            logger.warning(
+                "collection %r: snapshot %s is unusable (%s); rebuilding the index from the "
+                "store's %d documents",
+                store.meta.spec.name,
+                path,
+                exc,
+                store.count(),
+            )
+    return rebuild(store, kind), True
+
+
+def rebuild(store: Store, kind: IndexKind) -> VectorIndex:
+    """A new index holding every stored embedding; tombstones are gone."""
+    vectors = VectorIndex.empty(kind)
+    if vectors.staging and store.count() >= vectors.train_size:
+        trained = _trained(store, kind)
+        if trained is not None:
+            return _filled(store, trained)
+        vectors.postpone_training(store.count())
+    return _filled(store, vectors)
+
+
+def train(store: Store, staging: VectorIndex) -> VectorIndex:
+    """The kind's trained index with every stored vector, or ``staging`` itself (training
+    postponed) if FAISS cannot train on the stored vectors."""
+    trained = _trained(store, staging.kind)
+    if trained is None:
+        staging.postpone_training(staging.count)
+        return staging
+    return _filled(store, trained)
+
+
+def replay(store: Store, vectors: VectorIndex, since: int) -> None:
+    """Apply the store's changes after ``since`` to an index that includes exactly ``since``."""
+    vectors.remove(store.tombstones_since(since))
+    for labels, embeddings in store.embeddings_since(since):
+        vectors.add(labels, embeddings)
+
+
+def _from_snapshot(store: Store, kind: IndexKind, path: Path) -> VectorIndex:
+    snapshot = read_snapshot(path)
+    _check_belongs(snapshot, store, kind)
+    try:
+        vectors = VectorIndex.from_bytes(
+            kind,
+            snapshot.index_bytes,
+            staging=snapshot.stage == "staging",
+            tombstones=snapshot.tombstones,
+        )
+    except (RuntimeError, ValueError) as exc:
+        raise SnapshotError(f"FAISS cannot load its index: {exc}") from None
+    replay(store, vectors, snapshot.last_change)
+    if vectors.count != store.count():
+        raise SnapshotError(f"after replay it has {vectors.count} vectors for {store.count()}")
+    return vectors
+
+
+def _check_belongs(snapshot: Snapshot, store: Store, kind: IndexKind) -> None:
+    expected = {"uid": store.meta.uid, "dimension": kind.dimension, "index": kind.text}
+    for field, value in expected.items():
+        if getattr(snapshot, field) != value:
+            raise SnapshotError(f"it has {field} {getattr(snapshot, field)!r}, not {value!r}")
+    if snapshot.last_change > store.last_change:
+        raise SnapshotError(f"it is at change {snapshot.last_change}, the store at an older one")
+    if snapshot.stage not in STAGES or (snapshot.stage == "staging" and not kind.train_size):
+        raise SnapshotError(f"stage {snapshot.stage!r} does not fit index {kind.text!r}")
+
+
+def _trained(store: Store, kind: IndexKind) -> VectorIndex | None:
+    sample = store.sample_embeddings(TRAIN_SAMPLE)
+    try:
+        return VectorIndex.trained(kind, sample)
+    except RuntimeError as exc:
+        logger.warning(
+            "collection %r: FAISS could not train %r on %d vectors (%s); searching exactly "
+            "until there are twice as many",
+            store.meta.spec.name,
+            kind.text,
+            len(sample),
+            exc,
+        )
+        return None
+
+
+def _filled(store: Store, vectors: VectorIndex) -> VectorIndex:
+    for labels, embeddings in store.embeddings_since(0):
+        vectors.add(labels, embeddings)
+    return vectors

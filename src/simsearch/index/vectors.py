@@ -1,0 +1,157 @@
+"""The FAISS index of one collection: labelled vectors, tombstones and the training stage.
+
+Labels are the store's int64 labels; FAISS's ``-1`` (no result) is passed through to the caller.
+
+- Staging: a kind that needs training (IVF, SQ, PCA/OPQ) starts as an exact
+  ``IndexIDMap2(IndexFlatIP)``, so results are exact until there are ``kind.train_size``
+  vectors (``max(256, 39 * nlist)``); then the collection replaces it by the kind's own index,
+  trained on the stored vectors (see ``recovery.train``).
+- Tombstones: an index that cannot remove ids (HNSW) keeps deleted labels as tombstones that
+  every search excludes with an id selector, so a deleted label never comes back. When they are
+  over ``TOMBSTONE_RATIO`` of the vectors in the index, :attr:`needs_compaction` asks for a
+  rebuild from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from simsearch.index.kinds import IndexKind, exact_index, search_parameters
+from simsearch.types import FloatArray, IntArray
+
+__all__ = ["STAGES", "TOMBSTONE_RATIO", "VectorIndex"]
+
+TOMBSTONE_RATIO = 0.2
+STAGES = ("staging", "native")  # exact until trained; the kind's own index
+
+
+class VectorIndex:
+    """A FAISS index over store labels. Not thread-safe: the collection's lock guards it."""
+
+    def __init__(
+        self, kind: IndexKind, index: Any, *, staging: bool, tombstones: Iterable[int] = ()
+    ) -> None:
+        self.kind = kind
+        self.staging = staging
+        self.train_size = kind.train_size
+        self._index = index
+        self._tombstones = {int(label) for label in tombstones}
+        self._excluded: tuple[Any, Any] | None = None  # cached IDSelectorNot(Batch(tombstones))
+
+    @classmethod
+    def empty(cls, kind: IndexKind) -> VectorIndex:
+        """A new index: the kind's own, or an exact staging index if it needs training."""
+        if kind.train_size:
+            return cls(kind, exact_index(kind.dimension), staging=True)
+        return cls(kind, kind.build(), staging=False)
+
+    @classmethod
+    def trained(cls, kind: IndexKind, sample: FloatArray) -> VectorIndex:
+        """The kind's own index trained on ``sample`` ``(n, d) float32``; RuntimeError if FAISS
+        cannot train on it."""
+        index = kind.build()
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        return cls(kind, index, staging=False)
+
+    @classmethod
+    def from_bytes(
+        cls, kind: IndexKind, data: npt.NDArray[np.uint8], *, staging: bool, tombstones: IntArray
+    ) -> VectorIndex:
+        """Load ``faiss.serialize_index`` bytes; ValueError if they do not fit ``kind``."""
+        index = faiss.deserialize_index(data)
+        if index.d != kind.dimension or not index.is_trained:
+            raise ValueError(f"index has dimension {index.d} and is_trained={index.is_trained}")
+        if not staging:
+            kind.apply_parameters(index)
+        return cls(kind, index, staging=staging, tombstones=tombstones)
+
+    @property
+    def count(self) -> int:
+        """Live vectors: those in the index minus tombstones."""
+        return int(self._index.ntotal) - len(self._tombstones)
+
+    @property
+    def stage(self) -> str:
+        return STAGES[0] if self.staging else STAGES[1]
+
+    @property
+    def exact(self) -> bool:
+        """Whether searches are exact (``"flat"``, or staging before training)."""
+        return self.staging or self.kind.exact
+
+    @property
+    def exact_scores(self) -> bool:
+        """Whether search scores are the true inner products (else rescore them)."""
+        return self.staging or self.kind.exact_scores
+
+    @property
+    def ready_to_train(self) -> bool:
+        return self.staging and self.count >= self.train_size
+
+    @property
+    def needs_compaction(self) -> bool:
+        return len(self._tombstones) > TOMBSTONE_RATIO * max(int(self._index.ntotal), 1)
+
+    @property
+    def tombstones(self) -> IntArray:
+        return np.array(sorted(self._tombstones), dtype=np.int64)
+
+    def postpone_training(self, count: int) -> None:
+        """Training on ``count`` vectors failed (e.g. too few for the kind's codebooks): stay
+        exact until twice as many are stored."""
+        self.train_size = 2 * max(count, self.train_size)
+
+    def add(self, labels: IntArray, vectors: FloatArray) -> None:
+        """Add ``vectors`` ``(n, d) float32`` under ``labels`` ``(n,) int64`` (all new)."""
+        if len(labels):
+            self._index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32),
+                np.ascontiguousarray(labels, dtype=np.int64),
+            )
+
+    def remove(self, labels: IntArray) -> None:
+        """Remove ``labels`` (all present), or tombstone them where the index cannot remove."""
+        if not len(labels):
+            return
+        if self.staging or self.kind.removable:
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(labels, dtype=np.int64)))
+        else:
+            self._tombstones.update(int(label) for label in labels)
+            self._excluded = None
+
+    def search(
+        self, queries: FloatArray, k: int, allowed: IntArray | None = None
+    ) -> tuple[FloatArray, IntArray]:
+        """Top-k per row of ``queries`` ``(nq, d) float32``, one FAISS call for the batch.
+
+        allowed: labels a hit must come from (a metadata pre-filter), or None for all.
+        Returns scores ``(nq, k) float32`` (inner products, descending) and labels
+        ``(nq, k) int64``, ``-1`` where there is no k-th hit.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        elif self._tombstones:
+            selector = self._excluding_tombstones()
+        else:
+            scores, labels = self._index.search(queries, k)
+            return scores, labels
+        params = search_parameters(self._index, selector)
+        scores, labels = self._index.search(queries, k, params=params)
+        return scores, labels
+
+    def to_bytes(self) -> npt.NDArray[np.uint8]:
+        """``faiss.serialize_index`` of the index (tombstones are kept separately)."""
+        data: npt.NDArray[np.uint8] = faiss.serialize_index(self._index)
+        return data
+
+    def _excluding_tombstones(self) -> Any:
+        if self._excluded is None:
+            batch = faiss.IDSelectorBatch(self.tombstones)
+            self._excluded = (batch, faiss.IDSelectorNot(batch))
+        return self._excluded[1]

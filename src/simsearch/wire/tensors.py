@@ -1,0 +1,50 @@
+"""numpy arrays <-> ``simsearch.v1.Tensor`` (shape, dtype, raw little-endian row-major bytes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from simsearch.errors import InvalidArgumentError
+from simsearch.v1 import tensor_pb2
+
+__all__ = ["array_to_tensor", "tensor_to_array"]
+
+_NUMPY_DTYPES: dict[tensor_pb2.DType.ValueType, np.dtype[Any]] = {
+    tensor_pb2.DTYPE_FLOAT32: np.dtype("<f4"),
+    tensor_pb2.DTYPE_FLOAT16: np.dtype("<f2"),
+    tensor_pb2.DTYPE_INT64: np.dtype("<i8"),
+}
+_WIRE_DTYPES = {dtype: wire for wire, dtype in _NUMPY_DTYPES.items()}
+
+
+def array_to_tensor(array: npt.NDArray[Any]) -> tensor_pb2.Tensor:
+    """Encode an array of float32, float16 or int64 (any byte order) as a Tensor."""
+    dtype = array.dtype.newbyteorder("<")
+    if dtype not in _WIRE_DTYPES:
+        raise TypeError(f"cannot send dtype {array.dtype} as a Tensor")
+    data = np.ascontiguousarray(array, dtype=dtype).tobytes()
+    return tensor_pb2.Tensor(shape=list(array.shape), dtype=_WIRE_DTYPES[dtype], data=data)
+
+
+def tensor_to_array(tensor: tensor_pb2.Tensor) -> npt.NDArray[Any]:
+    """Decode a Tensor without copying its bytes (the result is read-only).
+
+    Raises InvalidArgumentError when the dtype is unknown, a dimension is negative, or the
+    byte count does not match the shape.
+    """
+    dtype = _NUMPY_DTYPES.get(tensor.dtype)
+    if dtype is None:
+        raise InvalidArgumentError(f"tensor dtype {tensor.dtype} is not supported")
+    shape = tuple(int(n) for n in tensor.shape)
+    if any(n < 0 for n in shape):
+        raise InvalidArgumentError(f"tensor shape {list(shape)} has a negative dimension")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(tensor.data) != expected:
+        raise InvalidArgumentError(
+            f"tensor of shape {list(shape)} and dtype {dtype.name} needs {expected} bytes, "
+            f"got {len(tensor.data)}"
+        )
+    return np.frombuffer(tensor.data, dtype=dtype).reshape(shape)

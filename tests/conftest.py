@@ -1,0 +1,45 @@
+"""Session fixtures shared by every test folder.
+
+``tests/`` is put on ``sys.path`` so ``from support.tiny_bert import build_tiny_bert`` works
+under any import mode. torch and transformers are imported only by the fixtures that need
+them, so unit tests run without them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+if TYPE_CHECKING:
+    from simsearch.encoder import BertEncoder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with a tiny random BERT (with pooler) and its fast tokenizer."""
+    from support.tiny_bert import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model_dir: Path) -> BertEncoder:
+    """A ``BertEncoder`` on the tiny model (max_length 64, batch_size 4 to exercise batching)."""
+    from simsearch.encoder import load_encoder
+
+    return load_encoder(str(tiny_model_dir), batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def default_encoder() -> BertEncoder:
+    """A ``BertEncoder`` on the bundled all-MiniLM-L6-v2 (loaded once per session)."""
+    from simsearch.encoder import load_encoder
+
+    return load_encoder("default")

@@ -1,0 +1,231 @@
+"""The catalog's lifecycle (create, open, drop, names, close) and document round trips."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from simsearch.engine.ports import Catalog, Collection
+from simsearch.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
+from simsearch.index import FaissCatalog, FaissCollection
+from simsearch.index.collection import SNAPSHOT_FILE, STORE_FILE
+from simsearch.types import Document
+from unit.index_fixtures import spec, unit_vectors
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
+    catalog = FaissCatalog(tmp_path)
+    yield catalog
+    catalog.close()
+
+
+def test_the_classes_satisfy_the_engine_protocols(catalog: FaissCatalog) -> None:
+    """Checked by mypy on this file; at runtime the assignments just run."""
+    typed_catalog: Catalog = catalog
+    typed_collection: Collection = typed_catalog.create(spec())
+    assert isinstance(typed_collection, FaissCollection)
+
+
+def test_create_open_and_names(catalog: FaissCatalog, tmp_path: Path) -> None:
+    for name in ["zeta", "alpha", "Mid.dle-1"]:
+        catalog.create(spec(name))
+    assert catalog.names() == ["Mid.dle-1", "alpha", "zeta"]
+    assert catalog.open("alpha") is catalog.open("alpha")
+    assert sorted(p.name for p in (tmp_path / "alpha").iterdir())[:2] == [
+        SNAPSHOT_FILE,
+        STORE_FILE,
+    ]
+
+
+def test_spec_and_created_at_survive_reopening(catalog: FaissCatalog, tmp_path: Path) -> None:
+    created = catalog.create(spec(index="HNSW32 | efSearch=64"))
+    catalog.close()
+    reopened = FaissCatalog(tmp_path).open("docs")
+    assert reopened.spec == created.spec
+    assert reopened.created_at == created.created_at > 0
+
+
+def test_unknown_collection_is_not_found(catalog: FaissCatalog) -> None:
+    with pytest.raises(NotFoundError, match="'nope'"):
+        catalog.open("nope")
+    with pytest.raises(NotFoundError, match="'nope'"):
+        catalog.drop("nope")
+
+
+def test_duplicate_name_already_exists(catalog: FaissCatalog, tmp_path: Path) -> None:
+    catalog.create(spec())
+    with pytest.raises(AlreadyExistsError, match="'docs'"):
+        catalog.create(spec(index="HNSW32"))
+    with pytest.raises(AlreadyExistsError):
+        FaissCatalog(tmp_path).create(spec())
+
+
+@pytest.mark.parametrize(
+    ("index", "reason"),
+    [
+        ("IVF4,Bogus", "could not parse"),
+        ("nonsense", "not a FAISS factory string"),
+        ("HNSW32,PQ4", "inner product"),
+        ("PQ4", "not supported"),
+        ("IVF4,Flat,Refine(Flat)", "not supported"),
+        ("IDMap,Flat", "IDMap"),
+        ("HNSW32 | nprobe=4", "bad parameters"),
+        ("flat | efSearch=3", "bad parameters"),
+    ],
+)
+def test_bad_index_kind_is_invalid_and_leaves_nothing(
+    catalog: FaissCatalog, tmp_path: Path, index: str, reason: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=reason):
+        catalog.create(spec(index=index))
+    assert list(tmp_path.iterdir()) == []
+    assert catalog.names() == []
+
+
+@pytest.mark.parametrize("name", ["", ".hidden", "a/b", "..", "a\\b", "x\0y"])
+def test_path_like_names_are_refused(catalog: FaissCatalog, name: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        catalog.create(spec(name))
+    with pytest.raises(InvalidArgumentError):
+        catalog.open(name)
+
+
+def test_drop_removes_the_files_and_the_name_can_be_reused(
+    catalog: FaissCatalog, tmp_path: Path
+) -> None:
+    collection = catalog.create(spec())
+    collection.upsert([Document("a", "text")], unit_vectors(1, seed=0))
+    catalog.drop("docs")
+    assert list(tmp_path.iterdir()) == []
+    assert catalog.names() == []
+    with pytest.raises(UnavailableError):
+        collection.count()
+    with pytest.raises(NotFoundError):
+        catalog.open("docs")
+    assert catalog.create(spec()).count() == 0
+
+
+def test_a_directory_without_a_store_is_no_collection(
+    catalog: FaissCatalog, tmp_path: Path
+) -> None:
+    """What a crash in the middle of creating (or a stray mkdir) leaves is not listed."""
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / SNAPSHOT_FILE).write_bytes(b"junk")
+    assert catalog.names() == []
+    with pytest.raises(NotFoundError):
+        catalog.open("half")
+    assert catalog.create(spec("half")).count() == 0
+    assert catalog.names() == ["half"]
+
+
+def test_an_unreadable_store_is_unavailable(tmp_path: Path) -> None:
+    FaissCatalog(tmp_path).create(spec()).close()
+    for leftover in (tmp_path / "docs").glob(f"{STORE_FILE}-*"):
+        leftover.unlink()
+    (tmp_path / "docs" / STORE_FILE).write_bytes(b"not a database" * 100)
+    catalog = FaissCatalog(tmp_path)
+    assert catalog.names() == ["docs"]
+    with pytest.raises(UnavailableError, match="'docs'"):
+        catalog.open("docs")
+    catalog.drop("docs")
+    assert catalog.names() == []
+
+
+def test_closed_catalog_and_collection_are_unavailable(catalog: FaissCatalog) -> None:
+    collection = catalog.create(spec())
+    catalog.close()
+    catalog.close()  # idempotent
+    with pytest.raises(UnavailableError):
+        catalog.open("docs")
+    with pytest.raises(UnavailableError):
+        collection.search(unit_vectors(1, seed=0), 1)
+
+
+METADATA: list[dict[str, Any]] = [
+    {},
+    {"lang": "中文", "emoji": "🙂🚀", "rtl": "שלום", "escape": 'quote " back \\ nul \u0000'},
+    {"nested": {"deeper": {"list": [1, 2.5, "three", None, True, {"x": []}]}}},
+    {"int": 7, "neg": -3, "big": 2**62, "float": 0.1, "tiny": 1e-300, "zero": 0.0},
+    {"true": True, "false": False, "null": None},
+]
+
+
+def test_documents_and_metadata_round_trip(catalog: FaissCatalog, tmp_path: Path) -> None:
+    collection = catalog.create(spec())
+    documents = [
+        Document(f"id-{i} ✓", f"text {i} 文本", metadata) for i, metadata in enumerate(METADATA)
+    ]
+    vectors = unit_vectors(len(documents), seed=1)
+    collection.upsert(documents, vectors)
+    catalog.close()
+
+    reopened = FaissCatalog(tmp_path).open("docs")
+    ids = [doc.id for doc in documents]
+    assert reopened.get([*ids, "unknown"]) == [*documents, None]
+    np.testing.assert_array_equal(reopened.get_embeddings(ids[::-1]), vectors[::-1])
+    hits = reopened.search(vectors, 1)
+    assert [(row[0].id, row[0].text, row[0].metadata) for row in hits] == [
+        (doc.id, doc.text, doc.metadata) for doc in documents
+    ]
+
+
+def test_get_embeddings_names_the_missing_ids(catalog: FaissCatalog) -> None:
+    collection = catalog.create(spec())
+    collection.upsert([Document("a", "text")], unit_vectors(1, seed=0))
+    with pytest.raises(NotFoundError, match=r"\['b', 'c'\]"):
+        collection.get_embeddings(["a", "b", "c"])
+    assert collection.get_embeddings([]).shape == (0, 32)
+    assert collection.get([]) == []
+
+
+def test_delete_counts_what_existed(catalog: FaissCatalog) -> None:
+    collection = catalog.create(spec())
+    collection.upsert([Document(i, "t") for i in "abc"], unit_vectors(3, seed=0))
+    assert collection.delete(["a", "b", "zz"]) == 2
+    assert collection.delete(["a", "zz"]) == 0
+    assert collection.delete([]) == 0
+    assert collection.count() == 1
+
+
+def test_concurrent_writers_and_readers(catalog: FaissCatalog) -> None:
+    collection = catalog.create(spec(index="HNSW32"))
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        for batch in range(10):
+            ids = [f"w{worker}-{batch}-{i}" for i in range(10)]
+            collection.upsert([Document(i, i) for i in ids], unit_vectors(10, seed=batch))
+            collection.delete(ids[:2])
+
+    def read() -> None:
+        for _ in range(30):
+            for row in collection.search(unit_vectors(4, seed=9), 5, {"missing": None}):
+                assert row == []
+            collection.search(unit_vectors(4, seed=9), 5)
+
+    def guarded(target: object, *args: int) -> None:
+        try:
+            assert callable(target)
+            target(*args)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(write, w)) for w in range(3)]
+    threads += [threading.Thread(target=guarded, args=(read,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert collection.count() == 3 * 10 * 8
