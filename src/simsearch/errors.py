@@ -5,7 +5,7 @@ each class to one gRPC status code (``simsearch.server.status``) and the client 
 code back to the same class, so callers catch the same exceptions in-process and remotely::
 
     SimsearchError
-    ├── InvalidArgumentError      INVALID_ARGUMENT    bad input: empty batch, empty text, k <= 0, NaN ...
+    ├── InvalidArgumentError      INVALID_ARGUMENT    bad input: empty batch, blank text, k <= 0
     ├── NotFoundError             NOT_FOUND           unknown collection or document id
     ├── AlreadyExistsError        ALREADY_EXISTS      collection name taken
     ├── FailedPreconditionError   FAILED_PRECONDITION collection built by another model / pooling
