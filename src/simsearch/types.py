@@ -118,6 +118,8 @@ class ModelInfo:
     max_length: int
     vocab_size: int
     device: str = "cpu"
+    # Poolings this model supports: POOLER needs a pooler layer in the checkpoint.
+    poolings: tuple[Pooling, ...] = (Pooling.POOLER, Pooling.CLS, Pooling.MEAN)
 
 
 @dataclass(frozen=True)

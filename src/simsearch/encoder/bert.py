@@ -99,6 +99,7 @@ class BertEncoder:
             max_length=resolve_max_length(max_length, tokenizer, model.config),
             vocab_size=len(tokenizer),
             device=str(torch_device),
+            poolings=tuple(p for p in Pooling if p is not Pooling.POOLER or self.has_pooler),
         )
 
     def __repr__(self) -> str:

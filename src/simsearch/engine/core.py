@@ -15,7 +15,7 @@ import numpy as np
 
 from simsearch.engine import validation as check
 from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
-from simsearch.errors import FailedPreconditionError, NotFoundError
+from simsearch.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from simsearch.types import (
     CollectionInfo,
     CollectionSpec,
@@ -56,7 +56,7 @@ class Engine:
         return self._encoder.info
 
     def poolings(self) -> list[Pooling]:
-        return list(Pooling)
+        return list(self._encoder.info.poolings)
 
     # -- vectors without a collection -----------------------------------------------------
 
@@ -104,6 +104,11 @@ class Engine:
     ) -> CollectionInfo:
         check.check_collection_name(name)
         model = self._encoder.info
+        if pooling not in model.poolings:
+            raise InvalidArgumentError(
+                f"model {model.name!r} does not support pooling {pooling.value!r}; "
+                f"it supports {', '.join(p.value for p in model.poolings)}"
+            )
         spec = CollectionSpec(
             name=name,
             pooling=pooling,

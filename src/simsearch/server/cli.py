@@ -1,0 +1,58 @@
+"""``simsearch serve``: parse settings, load the model, serve until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from simsearch.config import add_arguments, config_from_args
+from simsearch.errors import SimsearchError
+from simsearch.server.app import build_engine, create_server, lock_data_dir, serve
+
+__all__ = ["main"]
+
+logger = logging.getLogger("simsearch.server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simsearch serve",
+        description="Run the simsearch gRPC server. Every flag has an environment twin.",
+    )
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"simsearch serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        lock = lock_data_dir(config.data_dir)
+        logger.info("loading model %s", config.model)
+        engine = build_engine(config)
+        running = create_server(config, engine)
+    except (OSError, SimsearchError, RuntimeError) as exc:
+        logger.error("cannot start: %s", exc)
+        return 1
+    model = engine.model
+    logger.info(
+        "model %s (fingerprint %s, dimension %d, max length %d) on %s; data in %s",
+        model.name,
+        model.fingerprint,
+        model.hidden_size,
+        model.max_length,
+        model.device,
+        config.data_dir,
+    )
+    with lock:
+        serve(running)
+    return 0

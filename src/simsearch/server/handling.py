@@ -1,0 +1,62 @@
+"""Turn exceptions into gRPC statuses at the edge of every RPC.
+
+A ``SimsearchError`` becomes its status code (``simsearch.wire.code_for``) with its message.
+Anything else is a bug: it is logged with its traceback and the caller gets INTERNAL with an
+incident id to quote, never the traceback itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+import grpc
+
+from simsearch.errors import DeadlineExceededError, SimsearchError
+from simsearch.wire import code_for
+
+__all__ = ["rpc"]
+
+logger = logging.getLogger("simsearch.server")
+
+Self = TypeVar("Self")
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Handler = Callable[[Self, Request, grpc.ServicerContext], Response]
+
+
+def rpc(handler: Handler[Self, Request, Response]) -> Handler[Self, Request, Response]:
+    """Decorate a servicer method: deadline check first, errors mapped to statuses."""
+
+    @functools.wraps(handler)
+    def wrapper(self: Self, request: Request, context: grpc.ServicerContext) -> Response:
+        try:
+            _check_deadline(context)
+            return handler(self, request, context)
+        except SimsearchError as exc:
+            _abort(context, code_for(exc), str(exc))
+        except Exception:
+            incident = uuid.uuid4().hex[:12]
+            logger.exception("internal error in %s (incident %s)", handler.__name__, incident)
+            _abort(
+                context,
+                grpc.StatusCode.INTERNAL,
+                f"internal error (incident {incident}); the server log has the details",
+            )
+
+    return wrapper
+
+
+def _check_deadline(context: grpc.ServicerContext) -> None:
+    """Drop a request whose caller has already given up before doing any work for it."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceededError("the request's deadline passed before it was started")
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise AssertionError("unreachable: context.abort raises")

@@ -1,0 +1,132 @@
+"""The SimSearch servicer: each RPC converts the request, calls the engine, converts back."""
+
+from __future__ import annotations
+
+import grpc
+
+from simsearch import __version__
+from simsearch.engine import Engine
+from simsearch.server import convert
+from simsearch.server.handling import rpc
+from simsearch.v1 import simsearch_pb2 as pb
+from simsearch.v1 import simsearch_pb2_grpc
+from simsearch.wire import array_to_tensor
+
+__all__ = ["SimSearchServicer"]
+
+Context = grpc.ServicerContext
+
+
+class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
+    """Thin adapter from gRPC to the engine; no logic lives here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @rpc
+    def Info(self, request: pb.InfoRequest, context: Context) -> pb.InfoResponse:
+        return pb.InfoResponse(
+            model=convert.model_to_wire(self._engine.model),
+            poolings=[convert.pooling_to_wire(p) for p in self._engine.poolings()],
+            limits=convert.limits_to_wire(self._engine.limits),
+            version=__version__,
+        )
+
+    @rpc
+    def Encode(self, request: pb.EncodeRequest, context: Context) -> pb.EncodeResponse:
+        result = self._engine.encode(
+            convert.inputs_from_wire(request.texts, request.pairs),
+            convert.pooling_from_wire(request.pooling),
+            normalize=request.normalize,
+            truncate=request.truncate,
+        )
+        return pb.EncodeResponse(
+            embeddings=array_to_tensor(result.embeddings), truncated=result.truncated
+        )
+
+    @rpc
+    def EncodeTokens(
+        self, request: pb.EncodeTokensRequest, context: Context
+    ) -> pb.EncodeTokensResponse:
+        items = self._engine.encode_tokens(
+            convert.inputs_from_wire(request.texts, request.pairs), truncate=request.truncate
+        )
+        return pb.EncodeTokensResponse(items=[convert.tokens_to_wire(item) for item in items])
+
+    @rpc
+    def Compare(self, request: pb.CompareRequest, context: Context) -> pb.CompareResponse:
+        scores, truncated = self._engine.compare(
+            convert.pairs_from_wire(request.pairs),
+            convert.pooling_from_wire(request.pooling),
+            truncate=request.truncate,
+        )
+        return pb.CompareResponse(scores=scores.tolist(), truncated=truncated)
+
+    @rpc
+    def CreateCollection(
+        self, request: pb.CreateCollectionRequest, context: Context
+    ) -> pb.CreateCollectionResponse:
+        info = self._engine.create_collection(
+            request.name, convert.pooling_from_wire(request.pooling), request.index
+        )
+        return pb.CreateCollectionResponse(collection=convert.collection_to_wire(info))
+
+    @rpc
+    def DescribeCollection(
+        self, request: pb.DescribeCollectionRequest, context: Context
+    ) -> pb.DescribeCollectionResponse:
+        info = self._engine.describe_collection(request.name)
+        return pb.DescribeCollectionResponse(collection=convert.collection_to_wire(info))
+
+    @rpc
+    def ListCollections(
+        self, request: pb.ListCollectionsRequest, context: Context
+    ) -> pb.ListCollectionsResponse:
+        infos = self._engine.list_collections()
+        return pb.ListCollectionsResponse(
+            collections=[convert.collection_to_wire(info) for info in infos]
+        )
+
+    @rpc
+    def DropCollection(
+        self, request: pb.DropCollectionRequest, context: Context
+    ) -> pb.DropCollectionResponse:
+        self._engine.drop_collection(request.name)
+        return pb.DropCollectionResponse()
+
+    @rpc
+    def Upsert(self, request: pb.UpsertRequest, context: Context) -> pb.UpsertResponse:
+        documents = [convert.document_from_wire(doc) for doc in request.documents]
+        truncated = self._engine.upsert(request.collection, documents, truncate=request.truncate)
+        return pb.UpsertResponse(upserted=len(documents), truncated=truncated)
+
+    @rpc
+    def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
+        documents = self._engine.get(request.collection, request.ids)
+        response = pb.GetResponse(documents=[convert.document_to_wire(d) for d in documents])
+        if request.include_embeddings:
+            embeddings = self._engine.get_embeddings(request.collection, request.ids)
+            response.embeddings.CopyFrom(array_to_tensor(embeddings))
+        return response
+
+    @rpc
+    def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.DeleteResponse:
+        return pb.DeleteResponse(deleted=self._engine.delete(request.collection, request.ids))
+
+    @rpc
+    def Search(self, request: pb.SearchRequest, context: Context) -> pb.SearchResponse:
+        result = self._engine.search(
+            request.collection,
+            convert.queries_from_wire(request),
+            request.k,
+            filter=convert.filter_from_wire(request),
+            min_score=request.min_score if request.HasField("min_score") else None,
+            truncate=request.truncate,
+        )
+        return pb.SearchResponse(
+            results=[
+                pb.SearchResult(hits=[convert.hit_to_wire(hit) for hit in hits])
+                for hits in result.hits
+            ],
+            truncated=result.truncated,
+        )
