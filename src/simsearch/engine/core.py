@@ -216,9 +216,10 @@ class Engine:
     ) -> tuple[FloatArray, tuple[int, ...]]:
         if isinstance(queries, np.ndarray):
             check.check_vectors(queries, target.spec.dimension, self.limits)
-            vectors = queries.astype(np.float32, copy=True)
+            vectors = queries.astype(np.float64)
+            vectors /= np.abs(vectors).max(axis=1, keepdims=True)  # no overflow in the norm
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            return vectors, ()
+            return vectors.astype(np.float32), ()
         check.check_inputs("texts", queries, self.limits)
         encoded = self._encoder.encode(
             list(queries), target.spec.pooling, normalize=True, truncate=truncate

@@ -7,6 +7,7 @@ item, so a caller can fix the request: ``InvalidArgumentError`` for input that i
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,7 @@ MAX_ID_CHARS = 512
 
 
 def check_collection_name(name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidArgumentError(
             f"invalid collection name {name!r}: use 1-64 of letters, digits, '_', '.' and '-', "
             "starting with a letter or digit"
@@ -97,6 +98,17 @@ def check_documents(documents: Sequence[Document], limits: Limits) -> None:
             )
         first_seen[doc.id] = i
         check_text(f"documents[{i}].text", doc.text, limits)
+        _check_metadata(f"documents[{i}].metadata", doc.metadata)
+
+
+def _check_metadata(field: str, metadata: Any) -> None:
+    """Metadata must be a JSON object with finite numbers (it is stored as JSON)."""
+    if not isinstance(metadata, dict):
+        raise InvalidArgumentError(f"{field} must be a JSON object")
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{field} is not JSON with finite numbers: {exc}") from None
 
 
 def check_k(k: int, limits: Limits) -> None:
@@ -130,8 +142,12 @@ def check_vectors(vectors: FloatArray, dimension: int, limits: Limits) -> None:
 
 def check_filter(filter: Mapping[str, Any] | None) -> None:
     """Equality filters take scalar values only."""
+    if filter is not None and not isinstance(filter, Mapping):
+        raise InvalidArgumentError("filter must be a mapping of metadata keys to values")
     for key, value in (filter or {}).items():
-        if isinstance(value, (dict, list, tuple)):
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"filter key {key!r} is not a string")
+        if not isinstance(value, (str, int, float, bool, type(None))):
             raise InvalidArgumentError(
                 f"filter[{key!r}] is a {type(value).__name__}; filters compare scalar values "
                 "(string, number, boolean, null)"

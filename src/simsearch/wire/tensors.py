@@ -41,10 +41,15 @@ def tensor_to_array(tensor: tensor_pb2.Tensor) -> npt.NDArray[Any]:
     shape = tuple(int(n) for n in tensor.shape)
     if any(n < 0 for n in shape):
         raise InvalidArgumentError(f"tensor shape {list(shape)} has a negative dimension")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = dtype.itemsize
+    for n in shape:  # Python ints: no overflow on hostile shapes
+        expected *= n
     if len(tensor.data) != expected:
         raise InvalidArgumentError(
             f"tensor of shape {list(shape)} and dtype {dtype.name} needs {expected} bytes, "
             f"got {len(tensor.data)}"
         )
-    return np.frombuffer(tensor.data, dtype=dtype).reshape(shape)
+    try:
+        return np.frombuffer(tensor.data, dtype=dtype).reshape(shape)
+    except ValueError as exc:  # e.g. a zero-size shape whose product overflows numpy's limit
+        raise InvalidArgumentError(f"tensor shape {list(shape)} is not usable: {exc}") from None

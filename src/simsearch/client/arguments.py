@@ -1,0 +1,71 @@
+"""Parsing of command-line values that argparse cannot express by itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from simsearch.client.convert import json_kind
+
+__all__ = ["UsageError", "build_filter", "filter_item", "parse_value", "positive_int", "text_pairs"]
+
+
+class UsageError(Exception):
+    """A command line that parses but cannot be run as given (exit code 2)."""
+
+
+def parse_value(raw: str) -> Any:
+    """``raw`` as JSON when it parses (``2012``, ``true``, ``null``, ``"2012"``), else as is."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return raw
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity stay strings
+
+
+def filter_item(text: str) -> tuple[str, Any]:
+    """argparse type of ``--filter KEY=VALUE``: the key and the value parsed by parse_value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    value = parse_value(raw)
+    if isinstance(value, (dict, list)):
+        raise argparse.ArgumentTypeError(
+            f"{key}: filter values are strings, numbers, booleans or null, not {json_kind(value)}"
+        )
+    return key, value
+
+
+def build_filter(items: Sequence[tuple[str, Any]] | None) -> dict[str, Any] | None:
+    """The filter mapping from repeated ``--filter`` items; a key given twice is an error."""
+    if not items:
+        return None
+    result: dict[str, Any] = {}
+    for key, value in items:
+        if key in result:
+            raise UsageError(f"--filter {key} given twice: a document has one value per key")
+        result[key] = value
+    return result
+
+
+def text_pairs(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """``A B C D`` -> ``[(A, B), (C, D)]``; an odd count is an error."""
+    if len(texts) % 2:
+        raise UsageError(f"compare takes texts in pairs (A B [A B ...]), got {len(texts)} texts")
+    return list(zip(texts[::2], texts[1::2], strict=True))
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count that must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

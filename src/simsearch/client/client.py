@@ -1,0 +1,306 @@
+"""``Client``: the simsearch service as plain Python calls.
+
+Plain Python and numpy in, the types of ``simsearch.types`` out. Conventions of every method:
+
+- Batches: where a batch of strings is expected (texts, queries, ids), a single ``str`` is a
+  batch of one, and the result is still a batch (a list, or an array with one row).
+- Pooling: a ``Pooling`` or its value, "pooler", "cls" or "mean".
+- Errors: a failed call raises the ``simsearch.errors`` class of its status code; bad
+  arguments caught before sending raise ``InvalidArgumentError``; a server that cannot be
+  reached raises ``ServerUnreachableError`` (an ``UnavailableError``).
+- Arrays decoded from the server are read-only views over the response bytes: copy to edit.
+
+A ``Client`` is thread-safe (one gRPC channel, shared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from simsearch.client import convert
+from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
+from simsearch.client.rpc import ServerUnreachableError, error_from_rpc, insecure_channel
+from simsearch.config import DEFAULT_ADDRESS
+from simsearch.errors import InvalidArgumentError, SimsearchError
+from simsearch.types import (
+    CollectionInfo,
+    Document,
+    FloatArray,
+    Hit,
+    Pooling,
+    SentenceEmbeddings,
+    TokenEmbeddings,
+)
+from simsearch.v1 import simsearch_pb2 as pb
+from simsearch.v1 import simsearch_pb2_grpc as pb_grpc
+from simsearch.wire import array_to_tensor, dict_to_struct
+
+__all__ = ["Client"]
+
+_MiB = 1024 * 1024
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+
+
+class Client:
+    """A connection to a simsearch server.
+
+    address: ``host:port`` of the server.
+    timeout: seconds each call may take before ``DeadlineExceededError``; None waits forever.
+    max_message_bytes: largest request or response message accepted (the server has its own
+        limit, reported by ``info().limits``).
+    channel: a ready ``grpc.Channel`` to use instead of opening a plaintext one to ``address``
+        (for TLS or custom options); the caller keeps ownership and closes it.
+    """
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        timeout: float | None = 60.0,
+        max_message_bytes: int = 64 * _MiB,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._owns_channel = channel is None
+        self._channel = channel or insecure_channel(address, max_message_bytes)
+        self._stub = pb_grpc.SimSearchStub(self._channel)
+
+    def __repr__(self) -> str:
+        return f"Client({self.address!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel (unless it was passed in). Calling it again does nothing."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def _call(
+        self, rpc: grpc.UnaryUnaryMultiCallable[_Request, _Response], request: _Request
+    ) -> _Response:
+        try:
+            return rpc(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.address) from None
+
+    # -- server and encoding ------------------------------------------------------------
+
+    def info(self) -> ServerInfo:
+        """The loaded model, its pooling kinds, the server's limits and version."""
+        return convert.server_info(self._call(self._stub.Info, pb.InfoRequest()))
+
+    def encode(
+        self,
+        texts: str | Sequence[str] | None = None,
+        *,
+        pairs: Sequence[tuple[str, str]] | None = None,
+        pooling: Pooling | str = Pooling.POOLER,
+        normalize: bool = False,
+        truncate: bool = False,
+    ) -> SentenceEmbeddings:
+        """Sentence embeddings of ``texts``, or of ``pairs`` each encoded jointly (A, B).
+
+        Returns ``embeddings`` ``(n, d) float32`` (row i for input i; L2-normalised when
+        ``normalize``) and the indices of inputs truncated to the model's length (only with
+        ``truncate``; without it, a too-long input raises InvalidArgumentError).
+        """
+        request = pb.EncodeRequest(
+            pooling=convert.pooling_to_wire(pooling), normalize=normalize, truncate=truncate
+        )
+        _fill_inputs(request, texts, pairs)
+        return convert.sentence_embeddings(self._call(self._stub.Encode, request))
+
+    def encode_tokens(
+        self,
+        texts: str | Sequence[str] | None = None,
+        *,
+        pairs: Sequence[tuple[str, str]] | None = None,
+        truncate: bool = False,
+    ) -> list[TokenEmbeddings]:
+        """Token embeddings (``last_hidden_state``, padding removed), one per input, in order."""
+        request = pb.EncodeTokensRequest(truncate=truncate)
+        _fill_inputs(request, texts, pairs)
+        response = self._call(self._stub.EncodeTokens, request)
+        return [convert.token_embeddings(item) for item in response.items]
+
+    def compare(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        pooling: Pooling | str = Pooling.POOLER,
+        truncate: bool = False,
+    ) -> CompareResult:
+        """Cosine similarity of the sentence embeddings of a and b, for each pair (a, b)."""
+        request = pb.CompareRequest(
+            pairs=convert.text_pairs(pairs),
+            pooling=convert.pooling_to_wire(pooling),
+            truncate=truncate,
+        )
+        response = self._call(self._stub.Compare, request)
+        scores = np.asarray(response.scores, dtype=np.float32)
+        return CompareResult(scores, tuple(response.truncated))
+
+    # -- collections ----------------------------------------------------------------------
+
+    def create_collection(
+        self, name: str, *, pooling: Pooling | str = Pooling.POOLER, index: str = "flat"
+    ) -> CollectionInfo:
+        """Create an empty collection.
+
+        index: "flat" (exact search, the default) or a FAISS factory string such as "HNSW32".
+        Raises AlreadyExistsError when the name is taken.
+        """
+        request = pb.CreateCollectionRequest(
+            name=name, pooling=convert.pooling_to_wire(pooling), index=index
+        )
+        response = self._call(self._stub.CreateCollection, request)
+        return convert.collection_info(response.collection)
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        request = pb.DescribeCollectionRequest(name=name)
+        response = self._call(self._stub.DescribeCollection, request)
+        return convert.collection_info(response.collection)
+
+    def list_collections(self) -> list[CollectionInfo]:
+        """Every collection, sorted by name."""
+        response = self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
+        return [convert.collection_info(info) for info in response.collections]
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and its documents. Raises NotFoundError when it does not exist."""
+        self._call(self._stub.DropCollection, pb.DropCollectionRequest(name=name))
+
+    # -- documents ------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        collection: str,
+        documents: Iterable[Document | Mapping[str, Any]],
+        *,
+        truncate: bool = False,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> UpsertResult:
+        """Insert or replace documents by id, ``batch_size`` documents per request.
+
+        documents: ``Document`` objects or mappings with "id" and "text" (strings) and an
+            optional "metadata" object; consumed lazily, so a generator streams. Ids must be
+            unique within one request.
+        progress: called after each request with the number of documents it stored.
+
+        Each request is acknowledged once durably stored. If one fails, those before it stay
+        stored and the error says how many; upserting again is safe (same ids replace).
+        Returns the number stored and the ids of the documents whose text was truncated.
+        """
+        if batch_size <= 0:
+            raise InvalidArgumentError(f"batch_size must be positive, got {batch_size}")
+        upserted = 0
+        truncated: list[str] = []
+        for batch in convert.document_batches(documents, batch_size):
+            request = pb.UpsertRequest(
+                collection=collection,
+                documents=[convert.document_to_wire(doc) for doc in batch],
+                truncate=truncate,
+            )
+            response = self._upsert_batch(request, upserted)
+            upserted += response.upserted
+            truncated.extend(batch[i].id for i in response.truncated)
+            if progress is not None:
+                progress(len(batch))
+        return UpsertResult(upserted, tuple(truncated))
+
+    def _upsert_batch(self, request: pb.UpsertRequest, done: int) -> pb.UpsertResponse:
+        try:
+            return self._call(self._stub.Upsert, request)
+        except ServerUnreachableError:
+            raise
+        except SimsearchError as exc:
+            if done == 0:
+                raise
+            end = done + len(request.documents)
+            message = f"upsert stopped after {done} documents were stored; documents[{done}:{end}]"
+            raise type(exc)(f"{message} failed: {exc}") from None
+
+    def get(self, collection: str, ids: str | Sequence[str]) -> list[Document]:
+        """Documents in the order of ``ids``. NotFoundError names any id that does not exist."""
+        request = pb.GetRequest(collection=collection, ids=convert.as_batch(ids, "ids"))
+        response = self._call(self._stub.Get, request)
+        return [convert.document_from_wire(doc) for doc in response.documents]
+
+    def get_embeddings(self, collection: str, ids: str | Sequence[str]) -> FloatArray:
+        """Stored sentence embeddings of ``ids``: ``(n, d) float32``, L2-normalised, in order."""
+        request = pb.GetRequest(
+            collection=collection, ids=convert.as_batch(ids, "ids"), include_embeddings=True
+        )
+        response = self._call(self._stub.Get, request)
+        return convert.float32_array(response.embeddings)
+
+    def delete(self, collection: str, ids: str | Sequence[str]) -> int:
+        """Remove documents by id; unknown ids are ignored. Returns how many existed."""
+        request = pb.DeleteRequest(collection=collection, ids=convert.as_batch(ids, "ids"))
+        return self._call(self._stub.Delete, request).deleted
+
+    def search(
+        self,
+        collection: str,
+        queries: str | Sequence[str] | npt.NDArray[Any],
+        *,
+        k: int = 10,
+        filter: Mapping[str, Any] | None = None,
+        min_score: float | None = None,
+        truncate: bool = False,
+    ) -> list[list[Hit]]:
+        """The ``k`` nearest documents of each query, best first: one list of hits per query.
+
+        queries: query texts (embedded with the collection's pooling), or query vectors as a
+            numpy array ``(n, d)``; a single text or a ``(d,)`` vector is one query, and the
+            result is then a list holding one list of hits.
+        filter: metadata equality filter; a hit's metadata holds every key with an equal value
+            (strings, numbers, booleans, null).
+        min_score: drop hits whose cosine score is lower.
+        truncate: cut query texts over the model's length instead of raising
+            InvalidArgumentError (which queries were cut is not reported).
+
+        An inner list is shorter than ``k`` when fewer documents match.
+        """
+        request = pb.SearchRequest(
+            collection=collection, k=k, filter=dict_to_struct(filter), truncate=truncate
+        )
+        if isinstance(queries, np.ndarray):
+            request.vectors.CopyFrom(array_to_tensor(convert.query_vectors(queries)))
+        else:
+            request.texts.extend(convert.as_batch(queries, "queries"))
+        if min_score is not None:
+            request.min_score = min_score
+        response = self._call(self._stub.Search, request)
+        return [[convert.hit_from_wire(hit) for hit in r.hits] for r in response.results]
+
+
+def _fill_inputs(
+    request: pb.EncodeRequest | pb.EncodeTokensRequest,
+    texts: str | Sequence[str] | None,
+    pairs: Sequence[tuple[str, str]] | None,
+) -> None:
+    if (texts is None) == (pairs is None):
+        raise InvalidArgumentError("give either texts or pairs, not both and not neither")
+    if texts is not None:
+        request.texts.extend(convert.as_batch(texts, "texts"))
+    if pairs is not None:
+        request.pairs.extend(convert.text_pairs(pairs))

@@ -1,0 +1,128 @@
+"""Results as JSON-ready values, for ``--json``: one JSON document on stdout per command.
+
+Floats from float32 arrays are written with the shortest text that reads back as the same
+float32 (``0.8123``, not ``0.8123000264167786``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
+from simsearch.types import (
+    CollectionInfo,
+    Document,
+    FloatArray,
+    Hit,
+    SentenceEmbeddings,
+    TokenEmbeddings,
+)
+
+__all__ = [
+    "collection_json",
+    "compare_json",
+    "document_json",
+    "embeddings_json",
+    "float32",
+    "hit_json",
+    "search_json",
+    "server_info_json",
+    "tokens_json",
+    "upsert_json",
+    "vector_json",
+]
+
+
+def float32(value: float) -> float:
+    return float(str(np.float32(value)))
+
+
+def vector_json(vector: FloatArray) -> list[float]:
+    return [float32(v) for v in vector.tolist()]
+
+
+def server_info_json(info: ServerInfo) -> dict[str, Any]:
+    return {
+        "version": info.version,
+        "model": dataclasses.asdict(info.model),
+        "poolings": [pooling.value for pooling in info.poolings],
+        "limits": dataclasses.asdict(info.limits),
+    }
+
+
+def collection_json(info: CollectionInfo) -> dict[str, Any]:
+    spec = info.spec
+    return {
+        "name": spec.name,
+        "count": info.count,
+        "dimension": spec.dimension,
+        "pooling": spec.pooling.value,
+        "index": spec.index,
+        "model_name": spec.model_name,
+        "model_fingerprint": spec.model_fingerprint,
+        "created_at": info.created_at,
+        "compatible": info.compatible,
+    }
+
+
+def document_json(document: Document) -> dict[str, Any]:
+    return {"id": document.id, "text": document.text, "metadata": document.metadata}
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {"id": hit.id, "score": float32(hit.score), "text": hit.text, "metadata": hit.metadata}
+
+
+def search_json(queries: Sequence[str], results: Sequence[Sequence[Hit]]) -> list[dict[str, Any]]:
+    """``[{"query": ..., "hits": [{"id", "score", "text", "metadata"}, ...]}, ...]``"""
+    return [
+        {"query": query, "hits": [hit_json(hit) for hit in hits]}
+        for query, hits in zip(queries, results, strict=True)
+    ]
+
+
+def embeddings_json(texts: Sequence[str], result: SentenceEmbeddings) -> list[dict[str, Any]]:
+    """``[{"text": ..., "embedding": [d floats], "truncated": bool}, ...]``"""
+    return [
+        {"text": text, "embedding": vector_json(row), "truncated": i in result.truncated}
+        for i, (text, row) in enumerate(zip(texts, result.embeddings, strict=True))
+    ]
+
+
+def compare_json(pairs: Sequence[tuple[str, str]], result: CompareResult) -> list[dict[str, Any]]:
+    """``[{"a": ..., "b": ..., "score": float, "truncated": bool}, ...]``"""
+    return [
+        {"a": a, "b": b, "score": float32(score), "truncated": i in result.truncated}
+        for i, ((a, b), score) in enumerate(zip(pairs, result.scores.tolist(), strict=True))
+    ]
+
+
+def tokens_json(tokens: TokenEmbeddings) -> dict[str, Any]:
+    """``{"truncated": bool, "tokens": [{"token", "id", "start", "end", "special", "segment",
+    "embedding"}, ...]}``"""
+    items = [
+        {
+            "token": token,
+            "id": int(tokens.token_ids[i]),
+            "start": int(tokens.offsets[i, 0]),
+            "end": int(tokens.offsets[i, 1]),
+            "special": bool(tokens.special_mask[i]),
+            "segment": int(tokens.segment_ids[i]),
+            "embedding": vector_json(tokens.embeddings[i]),
+        }
+        for i, token in enumerate(tokens.tokens)
+    ]
+    return {"truncated": tokens.truncated, "tokens": items}
+
+
+def upsert_json(collection: str, result: UpsertResult, seconds: float) -> dict[str, Any]:
+    return {
+        "collection": collection,
+        "upserted": result.upserted,
+        "truncated": list(result.truncated),
+        "seconds": round(seconds, 3),
+    }

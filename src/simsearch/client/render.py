@@ -1,0 +1,219 @@
+"""Results as readable text for the terminal (``--json`` output is in ``jsonable``).
+
+Scores have four decimals, counts thousands separators, long cells end in "…".
+``width`` is the terminal's width: flexible columns (texts, metadata) shrink to fit it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
+from simsearch.client.tables import Column, format_fields, format_table
+from simsearch.types import (
+    CollectionInfo,
+    Document,
+    Hit,
+    Metadata,
+    SentenceEmbeddings,
+    TokenEmbeddings,
+)
+
+__all__ = [
+    "collection_text",
+    "collections_table",
+    "compare_table",
+    "documents_table",
+    "embeddings_text",
+    "hits_text",
+    "server_info_text",
+    "tokens_table",
+    "upsert_summary",
+]
+
+_PREVIEW = 4  # leading values shown of each vector
+_TEXT = Column("text", max_width=80, flexible=True)
+_METADATA = Column("metadata", max_width=60, flexible=True)
+
+
+def score(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def metadata_text(metadata: Metadata) -> str:
+    return json.dumps(metadata, ensure_ascii=False) if metadata else ""
+
+
+def timestamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+def server_info_text(info: ServerInfo) -> str:
+    model, limits = info.model, info.limits
+    return format_fields(
+        [
+            ("version", info.version),
+            ("model", model.name),
+            ("fingerprint", model.fingerprint),
+            ("dimension", model.hidden_size),
+            ("max length", f"{model.max_length:,} tokens"),
+            ("vocabulary", f"{model.vocab_size:,} tokens"),
+            ("device", model.device),
+            ("poolings", ", ".join(p.value for p in info.poolings)),
+            ("max batch", f"{limits.max_batch:,}"),
+            ("max k", f"{limits.max_k:,}"),
+            ("max text", f"{limits.max_text_chars:,} characters"),
+            ("max message", f"{limits.max_message_bytes / 2**20:,.0f} MiB"),
+        ]
+    )
+
+
+def collection_text(info: CollectionInfo) -> str:
+    spec = info.spec
+    return format_fields(
+        [
+            ("name", spec.name),
+            ("documents", f"{info.count:,}"),
+            ("dimension", spec.dimension),
+            ("pooling", spec.pooling.value),
+            ("index", spec.index),
+            ("model", spec.model_name),
+            ("fingerprint", spec.model_fingerprint),
+            ("created", timestamp(info.created_at)),
+            ("compatible", "yes" if info.compatible else "no: built with another model"),
+        ]
+    )
+
+
+def collections_table(infos: Sequence[CollectionInfo], width: int) -> str:
+    if not infos:
+        return "no collections"
+    columns = [
+        Column("name"),
+        Column("documents", "right"),
+        Column("dimension", "right"),
+        Column("pooling"),
+        Column("index"),
+        Column("model", flexible=True),
+        Column("created"),
+        Column("compatible"),
+    ]
+    rows = [
+        (
+            info.spec.name,
+            f"{info.count:,}",
+            info.spec.dimension,
+            info.spec.pooling.value,
+            info.spec.index,
+            info.spec.model_name,
+            timestamp(info.created_at),
+            "yes" if info.compatible else "no",
+        )
+        for info in infos
+    ]
+    return format_table(columns, rows, width=width)
+
+
+def hits_text(queries: Sequence[str], results: Sequence[Sequence[Hit]], width: int) -> str:
+    """Per query: a ``query: "..."`` line, then its hits best first (or ``(no hits)``)."""
+    columns = [Column("#", "right"), Column("score", "right"), Column("id", max_width=40)]
+    columns += [_TEXT, _METADATA]
+    blocks = []
+    for number, (query, hits) in enumerate(zip(queries, results, strict=True), start=1):
+        title = f"query {number}" if len(queries) > 1 else "query"
+        rows = [
+            (rank, score(h.score), h.id, h.text, metadata_text(h.metadata))
+            for rank, h in enumerate(hits, start=1)
+        ]
+        table = format_table(columns, rows, width=width) if rows else "(no hits)"
+        blocks.append(f"{title}: {json.dumps(query, ensure_ascii=False)}\n{table}")
+    return "\n\n".join(blocks)
+
+
+def documents_table(documents: Sequence[Document], width: int) -> str:
+    columns = [Column("id", max_width=40), _TEXT, _METADATA]
+    rows = [(doc.id, doc.text, metadata_text(doc.metadata)) for doc in documents]
+    return format_table(columns, rows, width=width)
+
+
+def vector_preview(vector: np.ndarray) -> str:
+    """``[ 0.0123, -0.0456, ..., 0.0012]``: the first values and the last one."""
+    values = [f"{v: .4f}" for v in vector.tolist()]
+    if len(values) > _PREVIEW + 1:
+        values = [*values[:_PREVIEW], " …", values[-1]]
+    return "[" + ", ".join(values) + "]"
+
+
+def embeddings_text(
+    texts: Sequence[str], result: SentenceEmbeddings, description: str, width: int
+) -> str:
+    """The shape line, then per text its norm and the start of its vector."""
+    n, d = result.embeddings.shape
+    header = f"{n} × {d} float32, {description}"
+    columns = [Column("#", "right"), _TEXT, Column("norm", "right"), Column("embedding")]
+    norms = np.linalg.norm(result.embeddings, axis=1)
+    rows = [
+        (i, text, f"{norm:.4f}", vector_preview(vector))
+        for i, (text, norm, vector) in enumerate(zip(texts, norms, result.embeddings, strict=True))
+    ]
+    table = format_table(columns, rows, width=width)
+    return f"{header}\n{table}{_truncated_note('texts', result.truncated)}"
+
+
+def compare_table(pairs: Sequence[tuple[str, str]], result: CompareResult, width: int) -> str:
+    columns = [
+        Column("score", "right"),
+        Column("a", max_width=60, flexible=True),
+        Column("b", max_width=60, flexible=True),
+    ]
+    rows = [(score(s), a, b) for (a, b), s in zip(pairs, result.scores.tolist(), strict=True)]
+    table = format_table(columns, rows, width=width)
+    return table + _truncated_note("pairs", result.truncated)
+
+
+def tokens_table(texts: Sequence[str], tokens: TokenEmbeddings) -> str:
+    """One row per token: its string, vocabulary id, offsets and the text they cover.
+
+    texts: the input, or the two texts of a pair (then a segment column says which).
+    """
+    columns = [Column("#", "right"), Column("token"), Column("id", "right")]
+    columns += [Column("offsets"), Column("text"), Column("special")]
+    if len(texts) > 1:
+        columns.append(Column("segment", "right"))
+    rows = [_token_row(texts, tokens, i)[: len(columns)] for i in range(len(tokens.tokens))]
+    note = "\n(truncated to the model's maximum length)" if tokens.truncated else ""
+    return format_table(columns, rows) + note
+
+
+def _token_row(texts: Sequence[str], tokens: TokenEmbeddings, i: int) -> tuple[object, ...]:
+    start, end = (int(x) for x in tokens.offsets[i])
+    segment = int(tokens.segment_ids[i])
+    special = bool(tokens.special_mask[i])
+    covered = "" if special or segment >= len(texts) else texts[segment][start:end]
+    flag = "yes" if special else ""
+    return (i, tokens.tokens[i], int(tokens.token_ids[i]), f"{start}:{end}", covered, flag, segment)
+
+
+def upsert_summary(collection: str, result: UpsertResult, seconds: float) -> str:
+    """``upserted 1,000 documents into 'demo' in 3.2 s (312 docs/s); 2 truncated``."""
+    rate = result.upserted / seconds if seconds > 0 else 0.0
+    line = (
+        f"upserted {result.upserted:,} documents into {collection!r} "
+        f"in {seconds:.1f} s ({rate:,.0f} docs/s)"
+    )
+    if result.truncated:
+        shown = ", ".join(result.truncated[:5])
+        more = f" and {len(result.truncated) - 5:,} more" if len(result.truncated) > 5 else ""
+        line += f"; {len(result.truncated):,} truncated: {shown}{more}"
+    return line
+
+
+def _truncated_note(what: str, indices: Sequence[int]) -> str:
+    if not indices:
+        return ""
+    listed = ", ".join(str(i) for i in indices)
+    return f"\ntruncated to the model's maximum length: {what} {listed}"

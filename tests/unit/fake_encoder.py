@@ -1,0 +1,188 @@
+"""A deterministic, torch-free ``Encoder`` for the engine's unit tests.
+
+Imported as ``unit.fake_encoder`` (``tests/`` is on ``sys.path``).
+
+Texts are split into words (runs of non-whitespace). Each word has a fixed pseudo-random
+``(DIMENSION,)`` vector seeded by a hash of the word, so texts that share words are similar and
+a text is identical to itself. A sentence embedding is the sum of its word vectors (segment B of
+a pair uses differently seeded vectors), then a per-pooling signed permutation, so the three
+poolings give different but equally good vector spaces. ``max_length`` counts words, special
+tokens excluded. Every call is recorded in :attr:`FakeEncoder.calls`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from simsearch.errors import InvalidArgumentError
+from simsearch.types import (
+    FloatArray,
+    ModelInfo,
+    Pooling,
+    SentenceEmbeddings,
+    TextInput,
+    TokenEmbeddings,
+)
+
+__all__ = ["DIMENSION", "Call", "FakeEncoder", "word_vector"]
+
+DIMENSION = 16
+VOCAB_SIZE = 30_000
+_WORD = re.compile(r"\S+")
+_SPECIAL = {"[CLS]": 101, "[SEP]": 102}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded call: ``method`` is ``"encode"`` or ``"encode_tokens"``."""
+
+    method: str
+    inputs: tuple[TextInput, ...]
+    pooling: Pooling | None
+    normalize: bool
+    truncate: bool
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    start: int
+    end: int
+    segment: int
+
+
+def _seed(*parts: str) -> int:
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def word_vector(word: str, segment: int = 0) -> FloatArray:
+    """The fixed ``(DIMENSION,) float32`` vector of a word in segment 0 (A) or 1 (B)."""
+    rng = np.random.default_rng(_seed("word", str(segment), word))
+    return rng.standard_normal(DIMENSION).astype(np.float32)
+
+
+def _pooling_transform(pooling: Pooling) -> tuple[np.ndarray, FloatArray]:
+    """A fixed permutation and sign pattern per pooling (identity for POOLER)."""
+    if pooling is Pooling.POOLER:
+        return np.arange(DIMENSION), np.ones(DIMENSION, np.float32)
+    rng = np.random.default_rng(_seed("pooling", pooling.value))
+    signs = rng.choice(np.array([-1.0, 1.0], np.float32), size=DIMENSION)
+    return rng.permutation(DIMENSION), signs.astype(np.float32)
+
+
+def _words(text: str, segment: int) -> list[_Word]:
+    return [_Word(m.group(), m.start(), m.end(), segment) for m in _WORD.finditer(text)]
+
+
+def _segments(item: TextInput) -> list[list[_Word]]:
+    if isinstance(item, tuple):
+        return [_words(item[0], 0), _words(item[1], 1)]
+    return [_words(item, 0)]
+
+
+def _cut(segments: list[list[_Word]], max_length: int) -> list[list[_Word]]:
+    """Drop words from the end of the longest segment until ``max_length`` words remain."""
+    cut = [list(words) for words in segments]
+    while sum(len(words) for words in cut) > max_length:
+        max(cut, key=len).pop()
+    return cut
+
+
+class FakeEncoder:
+    """Satisfies ``simsearch.engine.ports.Encoder``; see the module docstring."""
+
+    def __init__(
+        self, fingerprint: str = "fake-fingerprint-a", *, max_length: int = 32, name: str = "fake"
+    ) -> None:
+        self._info = ModelInfo(
+            name=name,
+            fingerprint=fingerprint,
+            hidden_size=DIMENSION,
+            max_length=max_length,
+            vocab_size=VOCAB_SIZE,
+        )
+        self.calls: list[Call] = []
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def encode(
+        self,
+        inputs: Sequence[TextInput],
+        pooling: Pooling,
+        *,
+        normalize: bool,
+        truncate: bool,
+    ) -> SentenceEmbeddings:
+        self.calls.append(Call("encode", tuple(inputs), Pooling(pooling), normalize, truncate))
+        prepared, truncated = self._prepare(inputs, truncate)
+        order, signs = _pooling_transform(Pooling(pooling))
+        rows = np.zeros((len(prepared), DIMENSION), np.float32)
+        for i, segments in enumerate(prepared):
+            for word in (word for words in segments for word in words):
+                rows[i] += word_vector(word.text, word.segment)
+        rows = (rows[:, order] * signs).astype(np.float32)
+        if normalize:
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            rows /= np.where(norms == 0, 1, norms).astype(np.float32)
+        return SentenceEmbeddings(embeddings=rows, truncated=truncated)
+
+    def encode_tokens(
+        self, inputs: Sequence[TextInput], *, truncate: bool
+    ) -> list[TokenEmbeddings]:
+        self.calls.append(Call("encode_tokens", tuple(inputs), None, False, truncate))
+        prepared, truncated = self._prepare(inputs, truncate)
+        return [_token_embeddings(segments, i in truncated) for i, segments in enumerate(prepared)]
+
+    def _prepare(
+        self, inputs: Sequence[TextInput], truncate: bool
+    ) -> tuple[list[list[list[_Word]]], tuple[int, ...]]:
+        """Split every input into segments of words; refuse or cut those over max_length."""
+        limit = self._info.max_length
+        prepared, truncated = [], []
+        for i, item in enumerate(inputs):
+            segments = _segments(item)
+            length = sum(len(words) for words in segments)
+            if length > limit:
+                if not truncate:
+                    raise InvalidArgumentError(
+                        f"inputs[{i}] has {length} words; the model takes at most {limit}"
+                    )
+                segments = _cut(segments, limit)
+                truncated.append(i)
+            prepared.append(segments)
+        return prepared, tuple(truncated)
+
+
+def _token_embeddings(segments: list[list[_Word]], truncated: bool) -> TokenEmbeddings:
+    """[CLS] A... [SEP] (B... [SEP]): one row per token, BERT's segment ids."""
+    tokens: list[tuple[str, int, int, int, bool]] = [("[CLS]", 0, 0, 0, True)]
+    for segment, words in enumerate(segments):
+        tokens += [(w.text, w.start, w.end, segment, False) for w in words]
+        tokens.append(("[SEP]", 0, 0, segment, True))
+    vectors = [
+        word_vector(text, segment) if not special else word_vector(text, -1)
+        for text, _, _, segment, special in tokens
+    ]
+    return TokenEmbeddings(
+        embeddings=np.stack(vectors).astype(np.float32),
+        tokens=tuple(t[0] for t in tokens),
+        token_ids=np.array([_token_id(t[0]) for t in tokens], np.int64),
+        offsets=np.array([(t[1], t[2]) for t in tokens], np.int64).reshape(-1, 2),
+        special_mask=np.array([t[4] for t in tokens], np.bool_),
+        segment_ids=np.array([t[3] for t in tokens], np.int64),
+        truncated=truncated,
+    )
+
+
+def _token_id(token: str) -> int:
+    if token in _SPECIAL:
+        return _SPECIAL[token]
+    return 1000 + _seed("id", token) % (VOCAB_SIZE - 1000)

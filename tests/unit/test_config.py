@@ -1,0 +1,119 @@
+"""Server settings: flag beats environment beats default; limits; parse and range errors.
+
+Every test passes its own ``environ``; none reads or changes ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from simsearch.config import SETTINGS, ServerConfig, add_arguments, config_from_args
+from simsearch.types import Limits
+
+
+def build(flags: list[str], environ: dict[str, str] | None = None) -> ServerConfig:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return config_from_args(parser.parse_args(flags), environ=environ or {})
+
+
+def test_defaults() -> None:
+    config = build([])
+    assert config == ServerConfig()
+    assert config.limits == Limits()
+    assert (config.port, config.model, config.allow_download) == (50051, "default", False)
+
+
+def test_flag_beats_environment_beats_default() -> None:
+    environ = {"SIMSEARCH_PORT": "7000", "SIMSEARCH_HOST": "0.0.0.0"}
+    assert build([], environ).port == 7000
+    config = build(["--port", "8000"], environ)
+    assert config.port == 8000
+    assert config.host == "0.0.0.0"
+    assert build(["--port", "8000"]).host == ServerConfig().host
+
+
+def test_flag_zero_is_not_mistaken_for_unset() -> None:
+    assert build(["--port", "0"], {"SIMSEARCH_PORT": "7000"}).port == 0
+
+
+def test_limits_from_environment_and_flags() -> None:
+    config = build(["--max-batch", "16"], {"SIMSEARCH_MAX_K": "5", "SIMSEARCH_MAX_BATCH": "99"})
+    assert config.limits == Limits(max_batch=16, max_k=5)
+
+
+def test_typed_values() -> None:
+    environ = {
+        "SIMSEARCH_DATA_DIR": "/srv/simsearch",
+        "SIMSEARCH_ALLOW_DOWNLOAD": "yes",
+        "SIMSEARCH_MAX_LENGTH": "128",
+    }
+    config = build(["--device", "cuda:1"], environ)
+    assert config.data_dir == Path("/srv/simsearch")
+    assert config.allow_download is True
+    assert config.max_length == 128
+    assert config.device == "cuda:1"
+    assert build(["--allow-download", "off"], environ).allow_download is False
+
+
+def test_every_setting_has_a_flag_and_an_env_twin() -> None:
+    names = {setting.name for setting in SETTINGS}
+    assert len(names) == len(SETTINGS)
+    for setting in SETTINGS:
+        assert setting.flag == "--" + setting.name.replace("_", "-")
+        assert setting.env == "SIMSEARCH_" + setting.name.upper()
+
+
+@pytest.mark.parametrize(
+    ("env", "raw"),
+    [
+        ("SIMSEARCH_PORT", "http"),
+        ("SIMSEARCH_MAX_K", "5.5"),
+        ("SIMSEARCH_WORKERS", ""),
+        ("SIMSEARCH_ALLOW_DOWNLOAD", "maybe"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(env: str, raw: str) -> None:
+    with pytest.raises(ValueError, match=env):
+        build([], {env: raw})
+
+
+def test_a_flag_hides_a_bad_environment_value() -> None:
+    assert build(["--port", "1"], {"SIMSEARCH_PORT": "http"}).port == 1
+
+
+def test_bad_flag_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build(["--max-k", "many"])
+    assert "--max-k" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "match"),
+    [
+        (["--port", "65536"], {}, "port"),
+        (["--port", "-1"], {}, "port"),
+        ([], {"SIMSEARCH_PORT": "70000"}, "port"),
+        (["--max-k", "0"], {}, "max_k"),
+        ([], {"SIMSEARCH_MAX_BATCH": "-4"}, "max_batch"),
+        (["--max-text-chars", "0"], {}, "max_text_chars"),
+        (["--max-message-bytes", "0"], {}, "max_message_bytes"),
+        (["--batch-size", "0"], {}, "batch_size"),
+        (["--workers", "0"], {}, "workers"),
+        (["--checkpoint-every", "0"], {}, "checkpoint_every"),
+        (["--max-length", "-1"], {}, "max_length"),
+    ],
+)
+def test_out_of_range_values_are_refused(
+    flags: list[str], environ: dict[str, str], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        build(flags, environ)
+
+
+def test_edges_of_the_ranges_are_accepted() -> None:
+    config = build(["--port", "65535", "--max-k", "1", "--max-length", "0"])
+    assert (config.port, config.limits.max_k, config.max_length) == (65535, 1, 0)
