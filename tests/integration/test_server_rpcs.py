@@ -54,9 +54,9 @@ def test_encode_and_tokens_and_compare(stub) -> None:
     tokens = stub.EncodeTokens(pb.EncodeTokensRequest(texts=["我喜欢北京"])).items[0]
     assert tokens.tokens[0] == "[CLS]" and tokens.special[0]
     assert tensor_to_array(tokens.embeddings).shape == (len(tokens.tokens), 32)
-    assert ["我喜欢北京"[s:e] for s, e in zip(tokens.starts[1:-1], tokens.ends[1:-1])] == list(
-        "我喜欢北京"
-    )
+    assert [
+        "我喜欢北京"[s:e] for s, e in zip(tokens.starts[1:-1], tokens.ends[1:-1], strict=True)
+    ] == list("我喜欢北京")
     same = stub.Compare(pb.CompareRequest(pairs=[pb.TextPair(a="the cat", b="the cat")]))
     assert same.scores[0] == pytest.approx(1.0, abs=1e-5)
 

@@ -1,4 +1,7 @@
-"""The SimSearch servicer: each RPC converts the request, calls the engine, converts back."""
+# ruff: noqa: N802
+"""The SimSearch servicer: each RPC converts the request, calls the engine, converts back.
+
+Method names are the RPC names (N802 off for this file)."""
 
 from __future__ import annotations
 
