@@ -18,6 +18,8 @@ from simsearch.types import Limits
 
 __all__ = [
     "ADDRESS_ENV",
+    "DEFAULT_ADDRESS",
+    "DEFAULT_MODEL",
     "SETTINGS",
     "ServerConfig",
     "Setting",

@@ -6,6 +6,8 @@ serves it on 127.0.0.1 at a free port. No engine, no model: the client is tested
 Imported as ``unit.client_fakes``.
 """
 
+# ruff: noqa: N802  (servicer methods are named after the proto's RPCs)
+
 from __future__ import annotations
 
 import time
@@ -22,7 +24,7 @@ from simsearch.v1 import simsearch_pb2_grpc as pb_grpc
 from simsearch.wire import array_to_tensor, dict_to_struct
 
 DIMENSION = 4
-HITS = [
+HITS: list[tuple[str, float, str, dict[str, Any]]] = [
     ("d1", 0.9, "the first document", {"year": 2012, "lang": "en"}),
     ("d2", 0.51234, "the second document", {}),
     ("d3", 0.1, "the third document", {"year": 2020}),
@@ -63,7 +65,7 @@ class FakeSimSearch(pb_grpc.SimSearchServicer):
                 vocab_size=1000,
                 device="cpu",
             ),
-            poolings=[pb.POOLING_POOLER, pb.POOLING_CLS, pb.POOLING_MEAN, 42],
+            poolings=[pb.POOLING_POOLER, pb.POOLING_CLS, pb.POOLING_MEAN, 42],  # type: ignore[list-item]
             limits=pb.Limits(max_batch=8, max_k=20, max_text_chars=500, max_message_bytes=2**20),
             version="9.9.9",
         )
@@ -131,9 +133,9 @@ class FakeSimSearch(pb_grpc.SimSearchServicer):
         """The same HITS for every query, cut to k."""
         self._enter("Search", request, context)
         n = len(request.texts) or (request.vectors.shape[0] if request.vectors.shape else 0)
-        hits = [
-            pb.Hit(id=i, score=s, text=t, metadata=dict_to_struct(m)) for i, s, t, m in HITS
-        ][: request.k]
+        hits = [pb.Hit(id=i, score=s, text=t, metadata=dict_to_struct(m)) for i, s, t, m in HITS][
+            : request.k
+        ]
         return pb.SearchResponse(results=[pb.SearchResult(hits=hits) for _ in range(n)])
 
 

@@ -9,7 +9,15 @@ from typing import Any
 
 from simsearch.client.convert import json_kind
 
-__all__ = ["UsageError", "build_filter", "filter_item", "parse_value", "positive_int", "text_pairs"]
+__all__ = [
+    "UsageError",
+    "build_filter",
+    "filter_item",
+    "non_negative_float",
+    "parse_value",
+    "positive_int",
+    "text_pairs",
+]
 
 
 class UsageError(Exception):
@@ -68,4 +76,15 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type of a duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value

@@ -12,13 +12,14 @@ reported as ``FILE:LINE: reason`` (all of them, up to 20) and nothing is upserte
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import Protocol
 
 from simsearch import __version__
-from simsearch.client.arguments import UsageError, filter_item, positive_int
+from simsearch.client.arguments import UsageError, filter_item, non_negative_float, positive_int
 from simsearch.client.client import Client
 from simsearch.client.commands import COMMANDS
 from simsearch.client.jsonl import JsonlError
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    timeout = args.timeout if args.timeout > 0 else None
+    timeout = args.timeout if 0 < args.timeout < math.inf else None
     try:
         with Client(args.address, timeout=timeout) as client:
             return int(COMMANDS[args.command](client, args))
@@ -142,7 +143,7 @@ def _connection_options(*, suppress: bool) -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--timeout",
-        type=float,
+        type=non_negative_float,
         default=default(60.0),
         metavar="SECONDS",
         help="deadline of each call; 0 waits forever (default: 60)",
@@ -203,7 +204,11 @@ def _document_commands(add: _AddParser) -> None:
     upsert.add_argument("name", metavar="NAME", help="collection")
     upsert.add_argument("file", metavar="FILE", help="JSONL file; - reads stdin")
     upsert.add_argument(
-        "--batch-size", type=positive_int, default=64, help="documents per request (default: 64)"
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="documents per request (default: 64)",
     )
     _truncate_option(upsert, "texts")
 
@@ -219,7 +224,9 @@ def _document_commands(add: _AddParser) -> None:
         help="keep documents whose metadata KEY equals VALUE (JSON if it parses: 2012, true, "
         'null, "2012"; else a string); repeat to require several',
     )
-    search.add_argument("--min-score", type=float, help="drop hits with a lower cosine score")
+    search.add_argument(
+        "--min-score", type=float, metavar="SCORE", help="drop hits with a lower cosine score"
+    )
     _truncate_option(search, "queries")
 
     get = add("get", "show documents by id")

@@ -70,7 +70,11 @@ class Client:
         self.address = address
         self.timeout = timeout
         self._owns_channel = channel is None
-        self._channel = channel or insecure_channel(address, max_message_bytes)
+        if channel is None:
+            if not address.strip():
+                raise InvalidArgumentError("the server address is empty; give HOST:PORT")
+            channel = insecure_channel(address, max_message_bytes)
+        self._channel = channel
         self._stub = pb_grpc.SimSearchStub(self._channel)
 
     def __repr__(self) -> str:

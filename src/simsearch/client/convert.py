@@ -37,8 +37,11 @@ __all__ = [
     "document_from_mapping",
     "document_from_wire",
     "document_to_wire",
+    "float32_array",
     "hit_from_wire",
     "json_kind",
+    "limits",
+    "model_info",
     "parse_pooling",
     "pooling_from_wire",
     "pooling_to_wire",
@@ -108,7 +111,10 @@ def text_pairs(pairs: Sequence[tuple[str, str]]) -> list[pb.TextPair]:
 
 def query_vectors(queries: npt.ArrayLike) -> FloatArray:
     """Query vectors as ``(n, d) float32``; a single ``(d,)`` vector becomes ``(1, d)``."""
-    vectors = np.asarray(queries, dtype=np.float32)
+    array = np.asarray(queries)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise InvalidArgumentError(f"query vectors must be numbers, got dtype {array.dtype}")
+    vectors = array.astype(np.float32, copy=False)
     if vectors.ndim == 1:
         vectors = vectors.reshape(1, -1)
     if vectors.ndim != 2:

@@ -17,6 +17,7 @@ from simsearch.client.tables import Column, format_fields, format_table
 from simsearch.types import (
     CollectionInfo,
     Document,
+    FloatArray,
     Hit,
     Metadata,
     SentenceEmbeddings,
@@ -45,7 +46,8 @@ def score(value: float) -> str:
 
 
 def metadata_text(metadata: Metadata) -> str:
-    return json.dumps(metadata, ensure_ascii=False) if metadata else ""
+    """Compact JSON with sorted keys (a Struct on the wire keeps no key order)."""
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True) if metadata else ""
 
 
 def timestamp(seconds: float) -> str:
@@ -140,11 +142,11 @@ def documents_table(documents: Sequence[Document], width: int) -> str:
     return format_table(columns, rows, width=width)
 
 
-def vector_preview(vector: np.ndarray) -> str:
-    """``[ 0.0123, -0.0456, ..., 0.0012]``: the first values and the last one."""
-    values = [f"{v: .4f}" for v in vector.tolist()]
+def vector_preview(vector: FloatArray) -> str:
+    """``[0.0123, -0.0456, 0.0789, 0.0012, …, 0.0345]``: the first values and the last one."""
+    values = [f"{v:.4f}" for v in vector.tolist()]
     if len(values) > _PREVIEW + 1:
-        values = [*values[:_PREVIEW], " …", values[-1]]
+        values = [*values[:_PREVIEW], "…", values[-1]]
     return "[" + ", ".join(values) + "]"
 
 
