@@ -56,3 +56,35 @@ def test_errors_arrive_as_simsearch_exceptions(client: Client) -> None:
     with pytest.raises(InvalidArgumentError):
         client.search("c", np.full(32, np.nan, dtype=np.float32), k=1)
     assert client.info().version  # still serving
+
+
+def test_restart_under_another_model_is_refused(tiny_model_dir, tmp_path) -> None:
+    import shutil
+
+    import torch
+    from transformers import BertModel
+
+    from simsearch.errors import FailedPreconditionError
+
+    from .conftest import start_server
+
+    other = tmp_path / "other-model"
+    shutil.copytree(tiny_model_dir, other)
+    model = BertModel.from_pretrained(other)
+    with torch.no_grad():
+        model.pooler.dense.bias.add_(0.5)  # one weight differs: another model
+    model.save_pretrained(other)
+    data = tmp_path / "data"
+    first = start_server(tiny_model_dir, data)
+    with Client(f"127.0.0.1:{first.port}") as client:
+        client.create_collection("c")
+        client.upsert("c", [{"id": "x", "text": "the cat"}])
+    first.stop(grace=1.0)
+    second = start_server(other, data)
+    try:
+        with Client(f"127.0.0.1:{second.port}") as client:
+            with pytest.raises(FailedPreconditionError, match="fingerprint"):
+                client.search("c", "the cat", k=1)
+            assert client.describe_collection("c").compatible is False
+    finally:
+        second.stop(grace=1.0)
