@@ -29,6 +29,7 @@ from simsearch.types import (
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import tensor_pb2
 from simsearch.wire import dict_to_struct, struct_to_dict, tensor_to_array
+from simsearch.wire.poolings import POOLING_FROM_WIRE, POOLING_TO_WIRE
 
 __all__ = [
     "as_batch",
@@ -52,12 +53,6 @@ __all__ = [
     "token_embeddings",
 ]
 
-_POOLING_TO_WIRE: dict[Pooling, pb.Pooling.ValueType] = {
-    Pooling.POOLER: pb.POOLING_POOLER,
-    Pooling.CLS: pb.POOLING_CLS,
-    Pooling.MEAN: pb.POOLING_MEAN,
-}
-_POOLING_FROM_WIRE = {wire: pooling for pooling, wire in _POOLING_TO_WIRE.items()}
 _DOCUMENT_KEYS = ("id", "text", "metadata")
 
 # -- pooling -------------------------------------------------------------------------------
@@ -73,16 +68,16 @@ def parse_pooling(value: Pooling | str) -> Pooling:
 
 
 def pooling_to_wire(value: Pooling | str) -> pb.Pooling.ValueType:
-    return _POOLING_TO_WIRE[parse_pooling(value)]
+    return POOLING_TO_WIRE[parse_pooling(value)]
 
 
 def pooling_from_wire(value: pb.Pooling.ValueType) -> Pooling:
     """The pooling a wire value names; UNSPECIFIED is the default, POOLER."""
     if value == pb.POOLING_UNSPECIFIED:
         return Pooling.POOLER
-    if value not in _POOLING_FROM_WIRE:
+    if value not in POOLING_FROM_WIRE:
         raise SimsearchError(f"the server sent pooling {value}, unknown to this client: upgrade it")
-    return _POOLING_FROM_WIRE[value]
+    return POOLING_FROM_WIRE[value]
 
 
 # -- inputs --------------------------------------------------------------------------------
@@ -243,7 +238,7 @@ def limits(message: pb.Limits) -> Limits:
 
 def server_info(response: pb.InfoResponse) -> ServerInfo:
     """The server's description; pooling kinds unknown to this client are left out."""
-    poolings = [_POOLING_FROM_WIRE[p] for p in response.poolings if p in _POOLING_FROM_WIRE]
+    poolings = [POOLING_FROM_WIRE[p] for p in response.poolings if p in POOLING_FROM_WIRE]
     return ServerInfo(
         model=model_info(response.model),
         poolings=poolings,

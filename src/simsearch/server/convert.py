@@ -26,20 +26,14 @@ from simsearch.types import (
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import tensor_pb2
 from simsearch.wire import array_to_tensor, dict_to_struct, struct_to_dict, tensor_to_array
-
-_POOLING_FROM_WIRE = {
-    pb.POOLING_POOLER: Pooling.POOLER,
-    pb.POOLING_CLS: Pooling.CLS,
-    pb.POOLING_MEAN: Pooling.MEAN,
-}
-_POOLING_TO_WIRE = {pooling: wire for wire, pooling in _POOLING_FROM_WIRE.items()}
+from simsearch.wire.poolings import POOLING_FROM_WIRE, POOLING_TO_WIRE
 
 
 def pooling_from_wire(value: int, default: Pooling = Pooling.POOLER) -> Pooling:
     if value == pb.POOLING_UNSPECIFIED:
         return default
     try:
-        return _POOLING_FROM_WIRE[value]  # type: ignore[index]
+        return POOLING_FROM_WIRE[value]  # type: ignore[index]
     except KeyError:
         raise InvalidArgumentError(
             f"unknown pooling {value}: use POOLING_POOLER, POOLING_CLS or POOLING_MEAN"
@@ -47,7 +41,7 @@ def pooling_from_wire(value: int, default: Pooling = Pooling.POOLER) -> Pooling:
 
 
 def pooling_to_wire(pooling: Pooling) -> pb.Pooling.ValueType:
-    return _POOLING_TO_WIRE[pooling]
+    return POOLING_TO_WIRE[pooling]
 
 
 def inputs_from_wire(texts: Sequence[str], pairs: Sequence[pb.TextPair]) -> list[TextInput]:
