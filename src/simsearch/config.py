@@ -44,6 +44,11 @@ class ServerConfig:
     device: str = "cpu"
     max_length: int = 0  # 0: the model's own limit
     batch_size: int = 32
+    dtype: str = "auto"  # float32 | bfloat16 | auto (bfloat16 where the CPU runs it natively)
+    int8: bool = False  # dynamic int8 quantization of the linear layers (CPU only)
+    threads: int = 0  # intra-op threads of the model; 0: torch's default
+    batch_tokens: int = 8192  # token budget (rows x padded length) of one forward pass
+    batch_wait_ms: float = 2.0  # how long the batcher waits to fill a batch
     checkpoint_every: int = 10_000  # changes between FAISS checkpoints
     allow_download: bool = False
     workers: int = 8
@@ -85,7 +90,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", Path, "directory that holds the collections"),
     Setting("device", str, "torch device for the model: cpu, cuda, cuda:1 ..."),
     Setting("max_length", int, "maximum tokens per input; 0 uses the model's limit"),
-    Setting("batch_size", int, "texts per forward pass"),
+    Setting("batch_size", int, "most texts per forward pass"),
+    Setting("dtype", str, "model precision: float32, bfloat16, or auto (bfloat16 if native)"),
+    Setting("int8", _bool, "dynamic int8 quantization of the model's linear layers (CPU)"),
+    Setting("threads", int, "intra-op threads for the model; 0 keeps torch's default"),
+    Setting("batch_tokens", int, "token budget of one forward pass (rows x padded length)"),
+    Setting("batch_wait_ms", float, "milliseconds the batcher waits to fill a batch"),
     Setting("checkpoint_every", int, "changes between FAISS index checkpoints"),
     Setting("allow_download", _bool, "let transformers download a model from the hub"),
     Setting("workers", int, "threads serving RPCs"),
@@ -94,6 +104,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_k", int, "largest k a search may ask for", True),
     Setting("max_text_chars", int, "most characters in one text", True),
     Setting("max_message_bytes", int, "largest gRPC message accepted or sent", True),
+    Setting("max_rerank_depth", int, "most candidates a MaxSim rerank may take", True),
+    Setting("max_concurrent_rpcs", int, "RPCs served at once; more get RESOURCE_EXHAUSTED", True),
+    Setting(
+        "max_queue_depth", int, "texts waiting for the encoder; more: RESOURCE_EXHAUSTED", True
+    ),
 )
 
 
@@ -153,12 +168,22 @@ def _validate(config: ServerConfig) -> None:
         ("max_k", config.limits.max_k),
         ("max_text_chars", config.limits.max_text_chars),
         ("max_message_bytes", config.limits.max_message_bytes),
+        ("max_rerank_depth", config.limits.max_rerank_depth),
+        ("max_concurrent_rpcs", config.limits.max_concurrent_rpcs),
+        ("max_queue_depth", config.limits.max_queue_depth),
+        ("batch_tokens", config.batch_tokens),
     )
     for name, value in positive:
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
     if not 0 <= config.port <= 65535:
         raise ValueError(f"port must be in 0..65535, got {config.port}")
+    if config.dtype not in {"auto", "float32", "bfloat16"}:
+        raise ValueError(f"dtype must be auto, float32 or bfloat16, got {config.dtype!r}")
+    if config.threads < 0:
+        raise ValueError(f"threads must be >= 0, got {config.threads}")
+    if config.batch_wait_ms < 0:
+        raise ValueError(f"batch_wait_ms must be >= 0, got {config.batch_wait_ms}")
     if config.max_length < 0:
         raise ValueError(f"max_length must be >= 0, got {config.max_length}")
 

@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "AlignedTokens",
+    "Alignment",
     "BoolArray",
     "CollectionInfo",
     "CollectionSpec",
@@ -22,12 +24,18 @@ __all__ = [
     "Hit",
     "IntArray",
     "Limits",
+    "MaxSimDirection",
+    "MaxSimOptions",
     "Metadata",
     "ModelInfo",
     "Pooling",
+    "SearchParams",
     "SentenceEmbeddings",
     "TextInput",
     "TokenEmbeddings",
+    "TokenKind",
+    "TokenSelection",
+    "TokenVectors",
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float32]
@@ -54,6 +62,47 @@ class Pooling(str, enum.Enum):
     MEAN = "mean"
 
 
+class MaxSimDirection(str, enum.Enum):
+    """Which way MaxSim runs; q->d averages, over query tokens, each one's best document match."""
+
+    SYMMETRIC = "symmetric"  # mean of both directions
+    QUERY_TO_DOCUMENT = "query_to_document"
+    DOCUMENT_TO_QUERY = "document_to_query"
+
+
+class TokenSelection(str, enum.Enum):
+    """Which tokens take part in MaxSim. A text left with none falls back to all its tokens."""
+
+    ALL = "all"  # [CLS] and [SEP] included
+    NO_SPECIAL = "no_special"
+    WORDS = "words"  # no special tokens, no tokens made only of punctuation
+
+
+class TokenKind(enum.IntEnum):
+    """What a token is, stored per token so a selection can be applied later."""
+
+    WORD = 0
+    SPECIAL = 1
+    PUNCTUATION = 2
+
+
+@dataclass(frozen=True)
+class MaxSimOptions:
+    """Late-interaction scoring. ``alpha`` set: hybrid = alpha·cosine + (1 - alpha)·MaxSim."""
+
+    direction: MaxSimDirection = MaxSimDirection.SYMMETRIC
+    tokens: TokenSelection = TokenSelection.ALL
+    alpha: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Per-request parameters of approximate indexes; None keeps the collection's setting."""
+
+    ef_search: int | None = None
+    nprobe: int | None = None
+
+
 @dataclass(frozen=True)
 class Document:
     """A stored document: a caller-chosen string id, its text and JSON-like metadata."""
@@ -65,12 +114,25 @@ class Document:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result. ``score`` is the cosine similarity to the query, in [-1, 1]."""
+    """One search result.
+
+    score: what hits are ranked by: the cosine of the sentence embeddings, or after a MaxSim
+        rerank the MaxSim score (the hybrid score when alpha was given).
+    sentence_score: the cosine of the sentence embeddings (None means equal to ``score``).
+    maxsim_score: the MaxSim score, set after a rerank.
+    """
 
     id: str
     score: float
     text: str
     metadata: Metadata = field(default_factory=dict)
+    sentence_score: float | None = None
+    maxsim_score: float | None = None
+
+    @property
+    def cosine(self) -> float:
+        """The sentence-embedding cosine, whether or not the hit was reranked."""
+        return self.score if self.sentence_score is None else self.sentence_score
 
 
 @dataclass(frozen=True)
@@ -109,6 +171,48 @@ class TokenEmbeddings:
 
 
 @dataclass(frozen=True)
+class TokenVectors:
+    """One text's token embeddings as MaxSim uses them.
+
+    vectors: ``(n_tokens, d)``, L2-normalised rows, float32 or float16 (as stored).
+    kinds: ``(n_tokens,) uint8`` ``TokenKind`` values.
+    """
+
+    vectors: npt.NDArray[np.floating[Any]]
+    kinds: npt.NDArray[np.uint8]
+
+    def __len__(self) -> int:
+        return int(self.kinds.shape[0])
+
+
+@dataclass(frozen=True)
+class AlignedTokens:
+    """One side of an alignment: tokens, offsets ``(n, 2) int64`` and the counted mask."""
+
+    tokens: tuple[str, ...]
+    offsets: IntArray
+    counted: BoolArray
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The token matches behind a pair's MaxSim score.
+
+    a_to_b[i]: index of the counted token of b with the highest cosine to token i of a, -1 for
+    an uncounted token (its similarity is 0); b_to_a likewise. similarity: the full
+    ``(len(a), len(b)) float32`` cosine matrix, when asked for.
+    """
+
+    a: AlignedTokens
+    b: AlignedTokens
+    a_to_b: IntArray
+    a_to_b_similarity: FloatArray
+    b_to_a: IntArray
+    b_to_a_similarity: FloatArray
+    similarity: FloatArray | None = None
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """The loaded model. ``fingerprint`` is a hash of its weights and tokenizer vocabulary."""
 
@@ -118,6 +222,8 @@ class ModelInfo:
     max_length: int
     vocab_size: int
     device: str = "cpu"
+    precision: str = "float32"  # float32, bfloat16 or int8
+    threads: int = 0  # intra-op threads; 0: not reported
     # Poolings this model supports: POOLER needs a pooler layer in the checkpoint.
     poolings: tuple[Pooling, ...] = (Pooling.POOLER, Pooling.CLS, Pooling.MEAN)
 
@@ -136,6 +242,7 @@ class CollectionSpec:
     dimension: int
     model_name: str
     model_fingerprint: str
+    store_tokens: bool = False  # keep documents' token embeddings (float16) for reranking
 
 
 @dataclass(frozen=True)
@@ -160,3 +267,6 @@ class Limits:
     max_k: int = 1000
     max_text_chars: int = 100_000
     max_message_bytes: int = 64 * 1024 * 1024
+    max_rerank_depth: int = 1000
+    max_concurrent_rpcs: int = 64
+    max_queue_depth: int = 4096

@@ -39,7 +39,7 @@ _SPECIAL = {"[CLS]": 101, "[SEP]": 102}
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded call: ``method`` is ``"encode"`` or ``"encode_tokens"``."""
+    """One recorded call: ``"encode"``, ``"encode_tokens"`` or ``"encode_with_tokens"``."""
 
     method: str
     inputs: tuple[TextInput, ...]
@@ -123,7 +123,14 @@ class FakeEncoder:
     ) -> SentenceEmbeddings:
         self.calls.append(Call("encode", tuple(inputs), Pooling(pooling), normalize, truncate))
         prepared, truncated = self._prepare(inputs, truncate)
-        order, signs = _pooling_transform(Pooling(pooling))
+        rows = self._sentences(prepared, Pooling(pooling), normalize=normalize)
+        return SentenceEmbeddings(embeddings=rows, truncated=truncated)
+
+    @staticmethod
+    def _sentences(
+        prepared: list[list[list[_Word]]], pooling: Pooling, *, normalize: bool
+    ) -> FloatArray:
+        order, signs = _pooling_transform(pooling)
         rows = np.zeros((len(prepared), DIMENSION), np.float32)
         for i, segments in enumerate(prepared):
             for word in (word for words in segments for word in words):
@@ -132,7 +139,7 @@ class FakeEncoder:
         if normalize:
             norms = np.linalg.norm(rows, axis=1, keepdims=True)
             rows /= np.where(norms == 0, 1, norms).astype(np.float32)
-        return SentenceEmbeddings(embeddings=rows, truncated=truncated)
+        return rows
 
     def encode_tokens(
         self, inputs: Sequence[TextInput], *, truncate: bool
@@ -140,6 +147,19 @@ class FakeEncoder:
         self.calls.append(Call("encode_tokens", tuple(inputs), None, False, truncate))
         prepared, truncated = self._prepare(inputs, truncate)
         return [_token_embeddings(segments, i in truncated) for i, segments in enumerate(prepared)]
+
+    def encode_with_tokens(
+        self, inputs: Sequence[TextInput], pooling: Pooling, *, truncate: bool
+    ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
+        self.calls.append(
+            Call("encode_with_tokens", tuple(inputs), Pooling(pooling), True, truncate)
+        )
+        prepared, truncated = self._prepare(inputs, truncate)
+        sentences = self._sentences(prepared, Pooling(pooling), normalize=True)
+        tokens = [
+            _token_embeddings(segments, i in truncated) for i, segments in enumerate(prepared)
+        ]
+        return SentenceEmbeddings(sentences, truncated), tokens
 
     def _prepare(
         self, inputs: Sequence[TextInput], truncate: bool

@@ -130,21 +130,8 @@ class BertEncoder:
         """
         pooling = self._check_pooling(pooling)
         items = self._tokenize(inputs, truncate)
-        embeddings = np.zeros((len(items), self._info.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in self._batches(items):
-                outputs = self._runner.forward(batch)
-                vectors = pool(
-                    pooling,
-                    outputs.last_hidden_state,
-                    outputs.attention_mask,
-                    outputs.pooler_output,
-                )
-                if normalize:
-                    vectors = l2_normalize(vectors)
-                embeddings[list(batch.indices)] = _to_numpy(vectors)
-        truncated = tuple(i for i, item in enumerate(items) if item.truncated)
-        return SentenceEmbeddings(embeddings, truncated)
+        embeddings, _ = self._run(items, pooling, normalize=normalize, tokens=False)
+        return SentenceEmbeddings(embeddings, _truncated(items))
 
     def encode_tokens(
         self, inputs: Sequence[TextInput], *, truncate: bool
@@ -154,13 +141,47 @@ class BertEncoder:
         Same truncation rule as :meth:`encode`; ``TokenEmbeddings.truncated`` marks cut inputs.
         """
         items = self._tokenize(inputs, truncate)
-        results: dict[int, TokenEmbeddings] = {}
+        _, tokens = self._run(items, None, normalize=False, tokens=True)
+        return tokens
+
+    def encode_with_tokens(
+        self, inputs: Sequence[TextInput], pooling: Pooling, *, truncate: bool
+    ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
+        """Normalised sentence embeddings and token embeddings, from one forward pass."""
+        pooling = self._check_pooling(pooling)
+        items = self._tokenize(inputs, truncate)
+        embeddings, tokens = self._run(items, pooling, normalize=True, tokens=True)
+        return SentenceEmbeddings(embeddings, _truncated(items)), tokens
+
+    def _run(
+        self,
+        items: Sequence[Tokenized],
+        pooling: Pooling | None,
+        *,
+        normalize: bool,
+        tokens: bool,
+    ) -> tuple[FloatArray, list[TokenEmbeddings]]:
+        """Forward every batch; pool (when ``pooling``) and/or cut token rows (when ``tokens``)."""
+        embeddings = np.zeros((len(items), self._info.hidden_size), dtype=np.float32)
+        per_input: dict[int, TokenEmbeddings] = {}
         with torch.inference_mode():
             for batch in self._batches(items):
-                hidden = _to_numpy(self._runner.forward(batch).last_hidden_state)
-                for row, index in enumerate(batch.indices):
-                    results[index] = self._token_embeddings(items[index], hidden[row])
-        return [results[i] for i in range(len(items))]
+                outputs = self._runner.forward(batch)
+                if pooling is not None:
+                    vectors = pool(
+                        pooling,
+                        outputs.last_hidden_state,
+                        outputs.attention_mask,
+                        outputs.pooler_output,
+                    )
+                    if normalize:
+                        vectors = l2_normalize(vectors)
+                    embeddings[list(batch.indices)] = _to_numpy(vectors)
+                if tokens:
+                    hidden = _to_numpy(outputs.last_hidden_state)
+                    for row, index in enumerate(batch.indices):
+                        per_input[index] = self._token_embeddings(items[index], hidden[row])
+        return embeddings, [per_input[i] for i in range(len(per_input))]
 
     def _check_pooling(self, pooling: Pooling | str) -> Pooling:
         try:
@@ -197,6 +218,10 @@ class BertEncoder:
             segment_ids=item.token_type_ids,
             truncated=item.truncated,
         )
+
+
+def _truncated(items: Sequence[Tokenized]) -> tuple[int, ...]:
+    return tuple(i for i, item in enumerate(items) if item.truncated)
 
 
 def _to_numpy(tensor: torch.Tensor) -> FloatArray:

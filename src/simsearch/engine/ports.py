@@ -58,6 +58,13 @@ class Encoder(Protocol):
         """``last_hidden_state`` per input, padding removed. Same truncation rule as encode."""
         ...
 
+    def encode_with_tokens(
+        self, inputs: Sequence[TextInput], pooling: Pooling, *, truncate: bool
+    ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
+        """Normalised sentence embeddings and token embeddings of the same inputs, in one pass
+        through the model where the implementation can."""
+        ...
+
 
 class Collection(Protocol):
     """One collection: durable documents plus a vector index over their embeddings.

@@ -5,10 +5,13 @@ Method names are the RPC names (N802 off for this file)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 
 from simsearch import __version__
 from simsearch.engine import Engine
+from simsearch.errors import SimsearchError
 from simsearch.server import convert
 from simsearch.server.handling import rpc
 from simsearch.v1 import simsearch_pb2 as pb
@@ -104,6 +107,21 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
         return pb.UpsertResponse(upserted=len(documents), truncated=truncated)
 
     @rpc
+    def UpsertStream(
+        self, request_iterator: Iterator[pb.UpsertRequest], context: Context
+    ) -> pb.UpsertResponse:
+        upserted, truncated = 0, []
+        for chunk in request_iterator:
+            documents = [convert.document_from_wire(doc) for doc in chunk.documents]
+            try:
+                cut = self._engine.upsert(chunk.collection, documents, truncate=chunk.truncate)
+            except SimsearchError as exc:
+                raise type(exc)(f"{exc} ({upserted} documents were committed before)") from exc
+            truncated += [upserted + i for i in cut]
+            upserted += len(documents)
+        return pb.UpsertResponse(upserted=upserted, truncated=truncated)
+
+    @rpc
     def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
         documents = self._engine.get(request.collection, request.ids)
         response = pb.GetResponse(documents=[convert.document_to_wire(d) for d in documents])
@@ -133,3 +151,7 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
             ],
             truncated=result.truncated,
         )
+
+    def Rerank(self, request: pb.RerankRequest, context: Context) -> pb.RerankResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Rerank is not built yet")
+        raise AssertionError("unreachable")

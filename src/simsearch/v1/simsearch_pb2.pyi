@@ -49,6 +49,62 @@ POOLING_MEAN: Pooling.ValueType  # 3
 """mean of last_hidden_state over real (non-padding) tokens"""
 Global___Pooling: _TypeAlias = Pooling  # noqa: Y015
 
+class _MaxSimDirection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MaxSimDirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MaxSimDirection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MAXSIM_DIRECTION_UNSPECIFIED: _MaxSimDirection.ValueType  # 0
+    """SYMMETRIC"""
+    MAXSIM_DIRECTION_SYMMETRIC: _MaxSimDirection.ValueType  # 1
+    """mean of both directions"""
+    MAXSIM_DIRECTION_QUERY_TO_DOCUMENT: _MaxSimDirection.ValueType  # 2
+    MAXSIM_DIRECTION_DOCUMENT_TO_QUERY: _MaxSimDirection.ValueType  # 3
+
+class MaxSimDirection(_MaxSimDirection, metaclass=_MaxSimDirectionEnumTypeWrapper):
+    """Which way MaxSim runs. q->d: for each query token, its best cosine against the document's
+    tokens, averaged over the query tokens (ColBERT). In Compare, a is the query, b the document.
+    """
+
+MAXSIM_DIRECTION_UNSPECIFIED: MaxSimDirection.ValueType  # 0
+"""SYMMETRIC"""
+MAXSIM_DIRECTION_SYMMETRIC: MaxSimDirection.ValueType  # 1
+"""mean of both directions"""
+MAXSIM_DIRECTION_QUERY_TO_DOCUMENT: MaxSimDirection.ValueType  # 2
+MAXSIM_DIRECTION_DOCUMENT_TO_QUERY: MaxSimDirection.ValueType  # 3
+Global___MaxSimDirection: _TypeAlias = MaxSimDirection  # noqa: Y015
+
+class _TokenSelection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TokenSelectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TokenSelection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TOKEN_SELECTION_UNSPECIFIED: _TokenSelection.ValueType  # 0
+    """ALL"""
+    TOKEN_SELECTION_ALL: _TokenSelection.ValueType  # 1
+    """every token, [CLS] and [SEP] included"""
+    TOKEN_SELECTION_NO_SPECIAL: _TokenSelection.ValueType  # 2
+    """without special tokens"""
+    TOKEN_SELECTION_WORDS: _TokenSelection.ValueType  # 3
+    """without special tokens and tokens made only of punctuation"""
+
+class TokenSelection(_TokenSelection, metaclass=_TokenSelectionEnumTypeWrapper):
+    """Which tokens take part in MaxSim (as the side averaged over and as candidates for a match).
+    When a selection leaves a text with no tokens, all of that text's tokens are used.
+    """
+
+TOKEN_SELECTION_UNSPECIFIED: TokenSelection.ValueType  # 0
+"""ALL"""
+TOKEN_SELECTION_ALL: TokenSelection.ValueType  # 1
+"""every token, [CLS] and [SEP] included"""
+TOKEN_SELECTION_NO_SPECIAL: TokenSelection.ValueType  # 2
+"""without special tokens"""
+TOKEN_SELECTION_WORDS: TokenSelection.ValueType  # 3
+"""without special tokens and tokens made only of punctuation"""
+Global___TokenSelection: _TypeAlias = TokenSelection  # noqa: Y015
+
 @_typing.final
 class TextPair(_message.Message):
     """Two texts encoded jointly: [CLS] a [SEP] b [SEP], token_type_ids 0 for a, 1 for b."""
@@ -72,6 +128,38 @@ class TextPair(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TextPair: _TypeAlias = TextPair  # noqa: Y015
+
+@_typing.final
+class MaxSim(_message.Message):
+    """Late-interaction scoring options."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    ALPHA_FIELD_NUMBER: _builtins.int
+    direction: Global___MaxSimDirection.ValueType
+    tokens: Global___TokenSelection.ValueType
+    alpha: _builtins.float
+    """Hybrid score: alpha * cosine(sentence embeddings) + (1 - alpha) * MaxSim, alpha in [0, 1].
+    Unset: MaxSim alone (alpha 0).
+    """
+    def __init__(
+        self,
+        *,
+        direction: Global___MaxSimDirection.ValueType = ...,
+        tokens: Global___TokenSelection.ValueType = ...,
+        alpha: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_alpha", b"_alpha", "alpha", b"alpha"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_alpha", b"_alpha", "alpha", b"alpha", "direction", b"direction", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__alpha: _TypeAlias = _typing.Literal["alpha"]  # noqa: Y015
+    _WhichOneofArgType__alpha: _TypeAlias = _typing.Literal["_alpha", b"_alpha"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__alpha) -> _WhichOneofReturnType__alpha | None: ...
+
+Global___MaxSim: _TypeAlias = MaxSim  # noqa: Y015
 
 @_typing.final
 class InfoRequest(_message.Message):
@@ -102,6 +190,8 @@ class ModelInfo(_message.Message):
     MAX_LENGTH_FIELD_NUMBER: _builtins.int
     VOCAB_SIZE_FIELD_NUMBER: _builtins.int
     DEVICE_FIELD_NUMBER: _builtins.int
+    PRECISION_FIELD_NUMBER: _builtins.int
+    THREADS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """e.g. "all-MiniLM-L6-v2", or the path / hub id given at start"""
     fingerprint: _builtins.str
@@ -113,6 +203,10 @@ class ModelInfo(_message.Message):
     vocab_size: _builtins.int
     device: _builtins.str
     """torch device, e.g. "cpu" """
+    precision: _builtins.str
+    """"float32", "bfloat16" or "int8" (dynamic quantization)"""
+    threads: _builtins.int
+    """intra-op threads of the model"""
     def __init__(
         self,
         *,
@@ -122,10 +216,12 @@ class ModelInfo(_message.Message):
         max_length: _builtins.int = ...,
         vocab_size: _builtins.int = ...,
         device: _builtins.str = ...,
+        precision: _builtins.str = ...,
+        threads: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "vocab_size", b"vocab_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -139,6 +235,9 @@ class Limits(_message.Message):
     MAX_K_FIELD_NUMBER: _builtins.int
     MAX_TEXT_CHARS_FIELD_NUMBER: _builtins.int
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_RERANK_DEPTH_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_RPCS_FIELD_NUMBER: _builtins.int
+    MAX_QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
     max_batch: _builtins.int
     """most texts / pairs / documents / ids / queries per request"""
     max_k: _builtins.int
@@ -147,6 +246,12 @@ class Limits(_message.Message):
     """most characters in one text"""
     max_message_bytes: _builtins.int
     """largest request or response message"""
+    max_rerank_depth: _builtins.int
+    """most candidates a MaxSim rerank may take"""
+    max_concurrent_rpcs: _builtins.int
+    """RPCs served at once; beyond it RESOURCE_EXHAUSTED"""
+    max_queue_depth: _builtins.int
+    """texts waiting for the encoder; beyond it RESOURCE_EXHAUSTED"""
     def __init__(
         self,
         *,
@@ -154,10 +259,13 @@ class Limits(_message.Message):
         max_k: _builtins.int = ...,
         max_text_chars: _builtins.int = ...,
         max_message_bytes: _builtins.int = ...,
+        max_rerank_depth: _builtins.int = ...,
+        max_concurrent_rpcs: _builtins.int = ...,
+        max_queue_depth: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_batch", b"max_batch", "max_k", b"max_k", "max_message_bytes", b"max_message_bytes", "max_text_chars", b"max_text_chars"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_batch", b"max_batch", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_k", b"max_k", "max_message_bytes", b"max_message_bytes", "max_queue_depth", b"max_queue_depth", "max_rerank_depth", b"max_rerank_depth", "max_text_chars", b"max_text_chars"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -388,21 +496,35 @@ class CompareRequest(_message.Message):
     PAIRS_FIELD_NUMBER: _builtins.int
     POOLING_FIELD_NUMBER: _builtins.int
     TRUNCATE_FIELD_NUMBER: _builtins.int
+    MAXSIM_FIELD_NUMBER: _builtins.int
+    ALIGNMENTS_FIELD_NUMBER: _builtins.int
+    SIMILARITY_MATRIX_FIELD_NUMBER: _builtins.int
     pooling: Global___Pooling.ValueType
     """UNSPECIFIED means POOLER"""
     truncate: _builtins.bool
+    alignments: _builtins.bool
+    """Return the token alignment of each pair (needs maxsim)."""
+    similarity_matrix: _builtins.bool
+    """With alignments: include the full token-by-token cosine matrix (for a heatmap)."""
     @_builtins.property
     def pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextPair]: ...
+    @_builtins.property
+    def maxsim(self) -> Global___MaxSim:
+        """Set: also score each pair by MaxSim over its token embeddings (a is the query side)."""
+
     def __init__(
         self,
         *,
         pairs: _abc.Iterable[Global___TextPair] | None = ...,
         pooling: Global___Pooling.ValueType = ...,
         truncate: _builtins.bool = ...,
+        maxsim: Global___MaxSim | None = ...,
+        alignments: _builtins.bool = ...,
+        similarity_matrix: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["maxsim", b"maxsim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["pairs", b"pairs", "pooling", b"pooling", "truncate", b"truncate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alignments", b"alignments", "maxsim", b"maxsim", "pairs", b"pairs", "pooling", b"pooling", "similarity_matrix", b"similarity_matrix", "truncate", b"truncate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -414,6 +536,9 @@ class CompareResponse(_message.Message):
 
     SCORES_FIELD_NUMBER: _builtins.int
     TRUNCATED_FIELD_NUMBER: _builtins.int
+    MAXSIM_SCORES_FIELD_NUMBER: _builtins.int
+    HYBRID_SCORES_FIELD_NUMBER: _builtins.int
+    ALIGNMENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def scores(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """cosine similarity of a and b, one per pair"""
@@ -422,19 +547,126 @@ class CompareResponse(_message.Message):
     def truncated(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """indices of pairs with a truncated text"""
 
+    @_builtins.property
+    def maxsim_scores(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """one per pair when maxsim was set"""
+
+    @_builtins.property
+    def hybrid_scores(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """one per pair when maxsim.alpha was set"""
+
+    @_builtins.property
+    def alignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Alignment]:
+        """one per pair when alignments was set"""
+
     def __init__(
         self,
         *,
         scores: _abc.Iterable[_builtins.float] | None = ...,
         truncated: _abc.Iterable[_builtins.int] | None = ...,
+        maxsim_scores: _abc.Iterable[_builtins.float] | None = ...,
+        hybrid_scores: _abc.Iterable[_builtins.float] | None = ...,
+        alignments: _abc.Iterable[Global___Alignment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["scores", b"scores", "truncated", b"truncated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alignments", b"alignments", "hybrid_scores", b"hybrid_scores", "maxsim_scores", b"maxsim_scores", "scores", b"scores", "truncated", b"truncated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompareResponse: _TypeAlias = CompareResponse  # noqa: Y015
+
+@_typing.final
+class AlignedTokens(_message.Message):
+    """The tokens of one text of a pair, as aligned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKENS_FIELD_NUMBER: _builtins.int
+    STARTS_FIELD_NUMBER: _builtins.int
+    ENDS_FIELD_NUMBER: _builtins.int
+    COUNTED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tokens(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def starts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Character offsets [start, end) in the text, in Unicode code points; 0, 0 for special tokens."""
+
+    @_builtins.property
+    def ends(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def counted(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
+        """takes part under the token selection"""
+
+    def __init__(
+        self,
+        *,
+        tokens: _abc.Iterable[_builtins.str] | None = ...,
+        starts: _abc.Iterable[_builtins.int] | None = ...,
+        ends: _abc.Iterable[_builtins.int] | None = ...,
+        counted: _abc.Iterable[_builtins.bool] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counted", b"counted", "ends", b"ends", "starts", b"starts", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlignedTokens: _TypeAlias = AlignedTokens  # noqa: Y015
+
+@_typing.final
+class Alignment(_message.Message):
+    """The matches behind MaxSim: for each counted token of one side, the counted token of the other
+    side with the highest cosine. Uncounted tokens have match -1 and similarity 0.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    A_FIELD_NUMBER: _builtins.int
+    B_FIELD_NUMBER: _builtins.int
+    A_TO_B_FIELD_NUMBER: _builtins.int
+    A_TO_B_SIMILARITY_FIELD_NUMBER: _builtins.int
+    B_TO_A_FIELD_NUMBER: _builtins.int
+    B_TO_A_SIMILARITY_FIELD_NUMBER: _builtins.int
+    SIMILARITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def a(self) -> Global___AlignedTokens: ...
+    @_builtins.property
+    def b(self) -> Global___AlignedTokens: ...
+    @_builtins.property
+    def a_to_b(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """per token of a: index into b.tokens"""
+
+    @_builtins.property
+    def a_to_b_similarity(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def b_to_a(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """per token of b: index into a.tokens"""
+
+    @_builtins.property
+    def b_to_a_similarity(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def similarity(self) -> _tensor_pb2.Tensor:
+        """(len(a.tokens), len(b.tokens)) float32, when asked"""
+
+    def __init__(
+        self,
+        *,
+        a: Global___AlignedTokens | None = ...,
+        b: Global___AlignedTokens | None = ...,
+        a_to_b: _abc.Iterable[_builtins.int] | None = ...,
+        a_to_b_similarity: _abc.Iterable[_builtins.float] | None = ...,
+        b_to_a: _abc.Iterable[_builtins.int] | None = ...,
+        b_to_a_similarity: _abc.Iterable[_builtins.float] | None = ...,
+        similarity: _tensor_pb2.Tensor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["a", b"a", "b", b"b", "similarity", b"similarity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["a", b"a", "a_to_b", b"a_to_b", "a_to_b_similarity", b"a_to_b_similarity", "b", b"b", "b_to_a", b"b_to_a", "b_to_a_similarity", b"b_to_a_similarity", "similarity", b"similarity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Alignment: _TypeAlias = Alignment  # noqa: Y015
 
 @_typing.final
 class CollectionInfo(_message.Message):
@@ -453,6 +685,7 @@ class CollectionInfo(_message.Message):
     MODEL_FINGERPRINT_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     COMPATIBLE_FIELD_NUMBER: _builtins.int
+    STORE_TOKENS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     pooling: Global___Pooling.ValueType
     index: _builtins.str
@@ -469,6 +702,8 @@ class CollectionInfo(_message.Message):
     """False when the loaded model differs from model_fingerprint: the collection can be
     described, listed and dropped, but not searched or written.
     """
+    store_tokens: _builtins.bool
+    """documents' token embeddings are stored (float16) for reranking"""
     def __init__(
         self,
         *,
@@ -481,10 +716,11 @@ class CollectionInfo(_message.Message):
         model_fingerprint: _builtins.str = ...,
         created_at: _builtins.float = ...,
         compatible: _builtins.bool = ...,
+        store_tokens: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["compatible", b"compatible", "count", b"count", "created_at", b"created_at", "dimension", b"dimension", "index", b"index", "model_fingerprint", b"model_fingerprint", "model_name", b"model_name", "name", b"name", "pooling", b"pooling"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compatible", b"compatible", "count", b"count", "created_at", b"created_at", "dimension", b"dimension", "index", b"index", "model_fingerprint", b"model_fingerprint", "model_name", b"model_name", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -497,22 +733,28 @@ class CreateCollectionRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     POOLING_FIELD_NUMBER: _builtins.int
     INDEX_FIELD_NUMBER: _builtins.int
+    STORE_TOKENS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """1-64 of [A-Za-z0-9_.-], starting with a letter or digit"""
     pooling: Global___Pooling.ValueType
     """UNSPECIFIED means POOLER"""
     index: _builtins.str
     """empty means "flat" """
+    store_tokens: _builtins.bool
+    """Keep each document's token embeddings (float16, on disk) so MaxSim reranking needs no
+    re-encoding of documents. Costs about 2 * d bytes per token.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         pooling: Global___Pooling.ValueType = ...,
         index: _builtins.str = ...,
+        store_tokens: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "name", b"name", "pooling", b"pooling"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -844,11 +1086,13 @@ class SearchRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     MIN_SCORE_FIELD_NUMBER: _builtins.int
     TRUNCATE_FIELD_NUMBER: _builtins.int
+    RERANK_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
     collection: _builtins.str
     k: _builtins.int
     """1..max_k hits per query"""
     min_score: _builtins.float
-    """drop hits with a lower cosine score"""
+    """drop hits with a lower score (the final score, see Hit)"""
     truncate: _builtins.bool
     """as in EncodeRequest, for query texts"""
     @_builtins.property
@@ -865,6 +1109,16 @@ class SearchRequest(_message.Message):
         (strings, numbers, booleans, null; nested values are not allowed here).
         """
 
+    @_builtins.property
+    def rerank(self) -> Global___Rerank:
+        """Set: take the top rerank.depth hits by sentence embedding, rerank them by MaxSim over
+        token embeddings, return the top k. Query texts only.
+        """
+
+    @_builtins.property
+    def params(self) -> Global___SearchParams:
+        """per-request index parameters"""
+
     def __init__(
         self,
         *,
@@ -875,16 +1129,77 @@ class SearchRequest(_message.Message):
         filter: _struct_pb2.Struct | None = ...,
         min_score: _builtins.float | None = ...,
         truncate: _builtins.bool = ...,
+        rerank: Global___Rerank | None = ...,
+        params: Global___SearchParams | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "filter", b"filter", "min_score", b"min_score", "vectors", b"vectors"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "filter", b"filter", "min_score", b"min_score", "params", b"params", "rerank", b"rerank", "vectors", b"vectors"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "collection", b"collection", "filter", b"filter", "k", b"k", "min_score", b"min_score", "texts", b"texts", "truncate", b"truncate", "vectors", b"vectors"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "collection", b"collection", "filter", b"filter", "k", b"k", "min_score", b"min_score", "params", b"params", "rerank", b"rerank", "texts", b"texts", "truncate", b"truncate", "vectors", b"vectors"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__min_score: _TypeAlias = _typing.Literal["min_score"]  # noqa: Y015
     _WhichOneofArgType__min_score: _TypeAlias = _typing.Literal["_min_score", b"_min_score"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_score) -> _WhichOneofReturnType__min_score | None: ...
 
 Global___SearchRequest: _TypeAlias = SearchRequest  # noqa: Y015
+
+@_typing.final
+class Rerank(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPTH_FIELD_NUMBER: _builtins.int
+    MAXSIM_FIELD_NUMBER: _builtins.int
+    depth: _builtins.int
+    """Candidates taken from the index, k..max_rerank_depth; 0 means max(k, 50)."""
+    @_builtins.property
+    def maxsim(self) -> Global___MaxSim: ...
+    def __init__(
+        self,
+        *,
+        depth: _builtins.int = ...,
+        maxsim: Global___MaxSim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["maxsim", b"maxsim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "maxsim", b"maxsim"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Rerank: _TypeAlias = Rerank  # noqa: Y015
+
+@_typing.final
+class SearchParams(_message.Message):
+    """Search-time parameters of approximate indexes; unset means the collection's own setting.
+    Ignored by an index kind they do not apply to.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EF_SEARCH_FIELD_NUMBER: _builtins.int
+    NPROBE_FIELD_NUMBER: _builtins.int
+    ef_search: _builtins.int
+    """HNSW: candidates explored (>= k); higher is more exact"""
+    nprobe: _builtins.int
+    """IVF: lists visited; nlist makes it exhaustive"""
+    def __init__(
+        self,
+        *,
+        ef_search: _builtins.int | None = ...,
+        nprobe: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_ef_search", b"_ef_search", "_nprobe", b"_nprobe", "ef_search", b"ef_search", "nprobe", b"nprobe"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ef_search", b"_ef_search", "_nprobe", b"_nprobe", "ef_search", b"ef_search", "nprobe", b"nprobe"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__ef_search: _TypeAlias = _typing.Literal["ef_search"]  # noqa: Y015
+    _WhichOneofArgType__ef_search: _TypeAlias = _typing.Literal["_ef_search", b"_ef_search"]  # noqa: Y015
+    _WhichOneofReturnType__nprobe: _TypeAlias = _typing.Literal["nprobe"]  # noqa: Y015
+    _WhichOneofArgType__nprobe: _TypeAlias = _typing.Literal["_nprobe", b"_nprobe"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ef_search) -> _WhichOneofReturnType__ef_search | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__nprobe) -> _WhichOneofReturnType__nprobe | None: ...
+
+Global___SearchParams: _TypeAlias = SearchParams  # noqa: Y015
 
 @_typing.final
 class Hit(_message.Message):
@@ -894,10 +1209,18 @@ class Hit(_message.Message):
     SCORE_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    SENTENCE_SCORE_FIELD_NUMBER: _builtins.int
+    MAXSIM_SCORE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     score: _builtins.float
-    """cosine similarity to the query"""
+    """The score hits are ranked by: the cosine of sentence embeddings, or after a rerank the
+    MaxSim score (or the hybrid score when maxsim.alpha is set).
+    """
     text: _builtins.str
+    sentence_score: _builtins.float
+    """cosine similarity of the sentence embeddings"""
+    maxsim_score: _builtins.float
+    """set after a MaxSim rerank"""
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -907,12 +1230,16 @@ class Hit(_message.Message):
         score: _builtins.float = ...,
         text: _builtins.str = ...,
         metadata: _struct_pb2.Struct | None = ...,
+        sentence_score: _builtins.float = ...,
+        maxsim_score: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "maxsim_score", b"maxsim_score", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "metadata", b"metadata", "score", b"score", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "id", b"id", "maxsim_score", b"maxsim_score", "metadata", b"metadata", "score", b"score", "sentence_score", b"sentence_score", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__maxsim_score: _TypeAlias = _typing.Literal["maxsim_score"]  # noqa: Y015
+    _WhichOneofArgType__maxsim_score: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__maxsim_score) -> _WhichOneofReturnType__maxsim_score | None: ...
 
 Global___Hit: _TypeAlias = Hit  # noqa: Y015
 
@@ -965,3 +1292,85 @@ class SearchResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchResponse: _TypeAlias = SearchResponse  # noqa: Y015
+
+@_typing.final
+class RerankQuery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    IDS_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """stored documents to order; unknown ids are NOT_FOUND"""
+
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RerankQuery: _TypeAlias = RerankQuery  # noqa: Y015
+
+@_typing.final
+class RerankRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_FIELD_NUMBER: _builtins.int
+    QUERIES_FIELD_NUMBER: _builtins.int
+    MAXSIM_FIELD_NUMBER: _builtins.int
+    TRUNCATE_FIELD_NUMBER: _builtins.int
+    collection: _builtins.str
+    truncate: _builtins.bool
+    """as in EncodeRequest, for query texts"""
+    @_builtins.property
+    def queries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RerankQuery]: ...
+    @_builtins.property
+    def maxsim(self) -> Global___MaxSim: ...
+    def __init__(
+        self,
+        *,
+        collection: _builtins.str = ...,
+        queries: _abc.Iterable[Global___RerankQuery] | None = ...,
+        maxsim: Global___MaxSim | None = ...,
+        truncate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["maxsim", b"maxsim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "maxsim", b"maxsim", "queries", b"queries", "truncate", b"truncate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RerankRequest: _TypeAlias = RerankRequest  # noqa: Y015
+
+@_typing.final
+class RerankResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchResult]:
+        """per query: its ids, best first, all scores set"""
+
+    @_builtins.property
+    def truncated(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___SearchResult] | None = ...,
+        truncated: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RerankResponse: _TypeAlias = RerankResponse  # noqa: Y015

@@ -91,6 +91,11 @@ class SimSearchStub:
                 request_serializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertRequest.SerializeToString,
                 response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertResponse.FromString,
                 _registered_method=True)
+        self.UpsertStream = channel.stream_unary(
+                '/simsearch.v1.SimSearch/UpsertStream',
+                request_serializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertRequest.SerializeToString,
+                response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertResponse.FromString,
+                _registered_method=True)
         self.Get = channel.unary_unary(
                 '/simsearch.v1.SimSearch/Get',
                 request_serializer=simsearch_dot_v1_dot_simsearch__pb2.GetRequest.SerializeToString,
@@ -105,6 +110,11 @@ class SimSearchStub:
                 '/simsearch.v1.SimSearch/Search',
                 request_serializer=simsearch_dot_v1_dot_simsearch__pb2.SearchRequest.SerializeToString,
                 response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.SearchResponse.FromString,
+                _registered_method=True)
+        self.Rerank = channel.unary_unary(
+                '/simsearch.v1.SimSearch/Rerank',
+                request_serializer=simsearch_dot_v1_dot_simsearch__pb2.RerankRequest.SerializeToString,
+                response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.RerankResponse.FromString,
                 _registered_method=True)
 
 
@@ -145,7 +155,8 @@ class SimSearchServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Compare(self, request, context):
-        """Cosine similarity of the sentence embeddings of each pair; no collection needed.
+        """Scores for each pair: cosine of the sentence embeddings, and on request MaxSim over the
+        token embeddings, a hybrid of both, and the token alignment behind MaxSim.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -182,6 +193,15 @@ class SimSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertStream(self, request_iterator, context):
+        """Bulk upsert: a stream of UpsertRequest chunks for one collection. Each chunk is committed
+        as it arrives (encoding of the next overlaps the commit of the last); the response counts
+        them all. On an error the status message says how many documents were committed before it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Get(self, request, context):
         """Documents by id. NOT_FOUND names the ids that do not exist.
         """
@@ -197,7 +217,14 @@ class SimSearchServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Search(self, request, context):
-        """Nearest neighbours of a batch of query texts or query vectors.
+        """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rerank(self, request, context):
+        """Order stored documents, given by id, by MaxSim against a query text.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -251,6 +278,11 @@ def add_SimSearchServicer_to_server(servicer, server):
                     request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertRequest.FromString,
                     response_serializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertResponse.SerializeToString,
             ),
+            'UpsertStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.UpsertStream,
+                    request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertRequest.FromString,
+                    response_serializer=simsearch_dot_v1_dot_simsearch__pb2.UpsertResponse.SerializeToString,
+            ),
             'Get': grpc.unary_unary_rpc_method_handler(
                     servicer.Get,
                     request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.GetRequest.FromString,
@@ -265,6 +297,11 @@ def add_SimSearchServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.SearchRequest.FromString,
                     response_serializer=simsearch_dot_v1_dot_simsearch__pb2.SearchResponse.SerializeToString,
+            ),
+            'Rerank': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rerank,
+                    request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.RerankRequest.FromString,
+                    response_serializer=simsearch_dot_v1_dot_simsearch__pb2.RerankResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,6 +570,33 @@ class SimSearch:
             _registered_method=True)
 
     @staticmethod
+    def UpsertStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/simsearch.v1.SimSearch/UpsertStream',
+            simsearch_dot_v1_dot_simsearch__pb2.UpsertRequest.SerializeToString,
+            simsearch_dot_v1_dot_simsearch__pb2.UpsertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Get(request,
             target,
             options=(),
@@ -603,6 +667,33 @@ class SimSearch:
             '/simsearch.v1.SimSearch/Search',
             simsearch_dot_v1_dot_simsearch__pb2.SearchRequest.SerializeToString,
             simsearch_dot_v1_dot_simsearch__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rerank(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/simsearch.v1.SimSearch/Rerank',
+            simsearch_dot_v1_dot_simsearch__pb2.RerankRequest.SerializeToString,
+            simsearch_dot_v1_dot_simsearch__pb2.RerankResponse.FromString,
             options,
             channel_credentials,
             insecure,

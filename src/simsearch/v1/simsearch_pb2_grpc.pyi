@@ -52,19 +52,28 @@ class SimSearchStub:
     EncodeTokens: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.EncodeTokensRequest, _simsearch_pb2.EncodeTokensResponse]
     """Token embeddings (last_hidden_state, padding removed) with tokens and offsets."""
     Compare: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.CompareRequest, _simsearch_pb2.CompareResponse]
-    """Cosine similarity of the sentence embeddings of each pair; no collection needed."""
+    """Scores for each pair: cosine of the sentence embeddings, and on request MaxSim over the
+    token embeddings, a hybrid of both, and the token alignment behind MaxSim.
+    """
     CreateCollection: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.CreateCollectionRequest, _simsearch_pb2.CreateCollectionResponse]
     DescribeCollection: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.DescribeCollectionRequest, _simsearch_pb2.DescribeCollectionResponse]
     ListCollections: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.ListCollectionsRequest, _simsearch_pb2.ListCollectionsResponse]
     DropCollection: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.DropCollectionRequest, _simsearch_pb2.DropCollectionResponse]
     Upsert: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.UpsertRequest, _simsearch_pb2.UpsertResponse]
     """Insert or replace documents by id; acknowledged only once durably stored."""
+    UpsertStream: _grpc.StreamUnaryMultiCallable[_simsearch_pb2.UpsertRequest, _simsearch_pb2.UpsertResponse]
+    """Bulk upsert: a stream of UpsertRequest chunks for one collection. Each chunk is committed
+    as it arrives (encoding of the next overlaps the commit of the last); the response counts
+    them all. On an error the status message says how many documents were committed before it.
+    """
     Get: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.GetRequest, _simsearch_pb2.GetResponse]
     """Documents by id. NOT_FOUND names the ids that do not exist."""
     Delete: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.DeleteRequest, _simsearch_pb2.DeleteResponse]
     """Remove documents by id; unknown ids are ignored. They leave results at once."""
     Search: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.SearchRequest, _simsearch_pb2.SearchResponse]
-    """Nearest neighbours of a batch of query texts or query vectors."""
+    """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
+    Rerank: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.RerankRequest, _simsearch_pb2.RerankResponse]
+    """Order stored documents, given by id, by MaxSim against a query text."""
 
 @_typing.type_check_only
 class SimSearchAsyncStub(SimSearchStub):
@@ -90,19 +99,28 @@ class SimSearchAsyncStub(SimSearchStub):
     EncodeTokens: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.EncodeTokensRequest, _simsearch_pb2.EncodeTokensResponse]  # type: ignore[assignment]
     """Token embeddings (last_hidden_state, padding removed) with tokens and offsets."""
     Compare: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.CompareRequest, _simsearch_pb2.CompareResponse]  # type: ignore[assignment]
-    """Cosine similarity of the sentence embeddings of each pair; no collection needed."""
+    """Scores for each pair: cosine of the sentence embeddings, and on request MaxSim over the
+    token embeddings, a hybrid of both, and the token alignment behind MaxSim.
+    """
     CreateCollection: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.CreateCollectionRequest, _simsearch_pb2.CreateCollectionResponse]  # type: ignore[assignment]
     DescribeCollection: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.DescribeCollectionRequest, _simsearch_pb2.DescribeCollectionResponse]  # type: ignore[assignment]
     ListCollections: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.ListCollectionsRequest, _simsearch_pb2.ListCollectionsResponse]  # type: ignore[assignment]
     DropCollection: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.DropCollectionRequest, _simsearch_pb2.DropCollectionResponse]  # type: ignore[assignment]
     Upsert: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.UpsertRequest, _simsearch_pb2.UpsertResponse]  # type: ignore[assignment]
     """Insert or replace documents by id; acknowledged only once durably stored."""
+    UpsertStream: _aio.StreamUnaryMultiCallable[_simsearch_pb2.UpsertRequest, _simsearch_pb2.UpsertResponse]  # type: ignore[assignment]
+    """Bulk upsert: a stream of UpsertRequest chunks for one collection. Each chunk is committed
+    as it arrives (encoding of the next overlaps the commit of the last); the response counts
+    them all. On an error the status message says how many documents were committed before it.
+    """
     Get: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.GetRequest, _simsearch_pb2.GetResponse]  # type: ignore[assignment]
     """Documents by id. NOT_FOUND names the ids that do not exist."""
     Delete: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.DeleteRequest, _simsearch_pb2.DeleteResponse]  # type: ignore[assignment]
     """Remove documents by id; unknown ids are ignored. They leave results at once."""
     Search: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.SearchRequest, _simsearch_pb2.SearchResponse]  # type: ignore[assignment]
-    """Nearest neighbours of a batch of query texts or query vectors."""
+    """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
+    Rerank: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.RerankRequest, _simsearch_pb2.RerankResponse]  # type: ignore[assignment]
+    """Order stored documents, given by id, by MaxSim against a query text."""
 
 class SimSearchServicer(metaclass=_abc_1.ABCMeta):
     """Semantic similarity search: BERT sentence and token embeddings, FAISS collections.
@@ -149,7 +167,9 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
         request: _simsearch_pb2.CompareRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_simsearch_pb2.CompareResponse, _abc.Awaitable[_simsearch_pb2.CompareResponse]]:
-        """Cosine similarity of the sentence embeddings of each pair; no collection needed."""
+        """Scores for each pair: cosine of the sentence embeddings, and on request MaxSim over the
+        token embeddings, a hybrid of both, and the token alignment behind MaxSim.
+        """
 
     @_abc_1.abstractmethod
     def CreateCollection(
@@ -188,6 +208,17 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
         """Insert or replace documents by id; acknowledged only once durably stored."""
 
     @_abc_1.abstractmethod
+    def UpsertStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_simsearch_pb2.UpsertRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_simsearch_pb2.UpsertResponse, _abc.Awaitable[_simsearch_pb2.UpsertResponse]]:
+        """Bulk upsert: a stream of UpsertRequest chunks for one collection. Each chunk is committed
+        as it arrives (encoding of the next overlaps the commit of the last); the response counts
+        them all. On an error the status message says how many documents were committed before it.
+        """
+
+    @_abc_1.abstractmethod
     def Get(
         self,
         request: _simsearch_pb2.GetRequest,
@@ -209,6 +240,14 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
         request: _simsearch_pb2.SearchRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_simsearch_pb2.SearchResponse, _abc.Awaitable[_simsearch_pb2.SearchResponse]]:
-        """Nearest neighbours of a batch of query texts or query vectors."""
+        """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
+
+    @_abc_1.abstractmethod
+    def Rerank(
+        self,
+        request: _simsearch_pb2.RerankRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_simsearch_pb2.RerankResponse, _abc.Awaitable[_simsearch_pb2.RerankResponse]]:
+        """Order stored documents, given by id, by MaxSim against a query text."""
 
 def add_SimSearchServicer_to_server(servicer: SimSearchServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
