@@ -29,6 +29,7 @@ __all__ = [
     "Metadata",
     "ModelInfo",
     "Pooling",
+    "RerankOptions",
     "SearchParams",
     "SentenceEmbeddings",
     "TextInput",
@@ -93,6 +94,15 @@ class MaxSimOptions:
     direction: MaxSimDirection = MaxSimDirection.SYMMETRIC
     tokens: TokenSelection = TokenSelection.ALL
     alpha: float | None = None
+
+
+@dataclass(frozen=True)
+class RerankOptions:
+    """Search, then rerank the top ``depth`` hits by MaxSim; depth 0 means max(k, 50) (50
+    capped by the server's ``max_rerank_depth``)."""
+
+    depth: int = 0
+    maxsim: MaxSimOptions = field(default_factory=MaxSimOptions)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,13 @@ def unit_vectors(n: int, seed: int, dimension: int = DIMENSION) -> FloatArray:
     return vectors
 
 
-def spec(name: str = "docs", index: str = "flat", dimension: int = DIMENSION) -> CollectionSpec:
+def spec(
+    name: str = "docs",
+    index: str = "flat",
+    dimension: int = DIMENSION,
+    *,
+    store_tokens: bool = False,
+) -> CollectionSpec:
     return CollectionSpec(
         name=name,
         pooling=Pooling.POOLER,
@@ -35,6 +41,7 @@ def spec(name: str = "docs", index: str = "flat", dimension: int = DIMENSION) ->
         dimension=dimension,
         model_name="fake",
         model_fingerprint="fake-fingerprint",
+        store_tokens=store_tokens,
     )
 
 

@@ -375,9 +375,11 @@ def test_encode_tokens(engine: Engine) -> None:
 
 
 def test_compare(engine: Engine, encoder: FakeEncoder) -> None:
-    scores, truncated = engine.compare(
+    result = engine.compare(
         [(TEXTS["apple"], TEXTS["apple"]), (TEXTS["apple"], TEXTS["auto"])], Pooling.MEAN
     )
+    scores, truncated = result.cosine, result.truncated
+    assert result.maxsim is None and result.hybrid is None and result.alignments is None
     assert scores.shape == (2,)
     assert scores.dtype == np.float32
     assert scores[0] == pytest.approx(1, abs=1e-5)
@@ -390,7 +392,8 @@ def test_compare_maps_truncated_texts_to_pairs(engine: Engine) -> None:
     pairs = [("a b", "a b"), ("short", LONG_TEXT), (LONG_TEXT, LONG_TEXT), ("c", "d")]
     with pytest.raises(InvalidArgumentError):
         engine.compare(pairs)
-    scores, truncated = engine.compare(pairs, truncate=True)
+    result = engine.compare(pairs, truncate=True)
+    scores, truncated = result.cosine, result.truncated
     assert truncated == (1, 2)
     assert scores[2] == pytest.approx(1, abs=1e-5)
 

@@ -33,9 +33,11 @@ from simsearch.types import (
     Document,
     FloatArray,
     Hit,
+    MaxSimDirection,
     Pooling,
     SentenceEmbeddings,
     TokenEmbeddings,
+    TokenSelection,
 )
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc as pb_grpc
@@ -150,29 +152,64 @@ class Client:
         *,
         pooling: Pooling | str = Pooling.POOLER,
         truncate: bool = False,
+        maxsim: bool = False,
+        direction: MaxSimDirection | str = MaxSimDirection.SYMMETRIC,
+        tokens: TokenSelection | str = TokenSelection.ALL,
+        alpha: float | None = None,
+        alignments: bool = False,
+        similarity_matrix: bool = False,
     ) -> CompareResult:
-        """Cosine similarity of the sentence embeddings of a and b, for each pair (a, b)."""
+        """Scores of each pair (a, b): the cosine of the sentence embeddings, and on request
+        MaxSim over the token embeddings, a hybrid of both and the token alignments.
+
+        maxsim: also score by MaxSim (a is the query side); implied by ``alpha``,
+            ``alignments`` and ``similarity_matrix``.
+        direction: "symmetric" (mean of both ways), "query_to_document" or
+            "document_to_query". tokens: "all", "no_special" or "words".
+        alpha: also return ``alpha * cosine + (1 - alpha) * maxsim``, alpha in [0, 1].
+        alignments: the best-matching token of b for each token of a, and the reverse.
+        similarity_matrix: include the full token-by-token cosine matrix in each alignment.
+        """
         request = pb.CompareRequest(
             pairs=convert.text_pairs(pairs),
             pooling=convert.pooling_to_wire(pooling),
             truncate=truncate,
+            alignments=alignments,
+            similarity_matrix=similarity_matrix,
         )
+        if maxsim or alpha is not None or alignments or similarity_matrix:
+            request.maxsim.CopyFrom(convert.maxsim_to_wire(direction, tokens, alpha))
         response = self._call(self._stub.Compare, request)
-        scores = np.asarray(response.scores, dtype=np.float32)
-        return CompareResult(scores, tuple(response.truncated))
+        return CompareResult(
+            scores=np.asarray(response.scores, dtype=np.float32),
+            truncated=tuple(response.truncated),
+            maxsim=_scores_or_none(response.maxsim_scores),
+            hybrid=_scores_or_none(response.hybrid_scores),
+            alignments=[convert.alignment_from_wire(a) for a in response.alignments] or None,
+        )
 
     # -- collections ----------------------------------------------------------------------
 
     def create_collection(
-        self, name: str, *, pooling: Pooling | str = Pooling.POOLER, index: str = "flat"
+        self,
+        name: str,
+        *,
+        pooling: Pooling | str = Pooling.POOLER,
+        index: str = "flat",
+        store_tokens: bool = False,
     ) -> CollectionInfo:
         """Create an empty collection.
 
         index: "flat" (exact search, the default) or a FAISS factory string such as "HNSW32".
+        store_tokens: keep each document's token embeddings (float16, on disk) so MaxSim
+            reranking never re-encodes documents.
         Raises AlreadyExistsError when the name is taken.
         """
         request = pb.CreateCollectionRequest(
-            name=name, pooling=convert.pooling_to_wire(pooling), index=index
+            name=name,
+            pooling=convert.pooling_to_wire(pooling),
+            index=index,
+            store_tokens=store_tokens,
         )
         response = self._call(self._stub.CreateCollection, request)
         return convert.collection_info(response.collection)
@@ -270,6 +307,13 @@ class Client:
         filter: Mapping[str, Any] | None = None,
         min_score: float | None = None,
         truncate: bool = False,
+        rerank: bool = False,
+        depth: int = 0,
+        direction: MaxSimDirection | str = MaxSimDirection.SYMMETRIC,
+        tokens: TokenSelection | str = TokenSelection.ALL,
+        alpha: float | None = None,
+        ef_search: int | None = None,
+        nprobe: int | None = None,
     ) -> list[list[Hit]]:
         """The ``k`` nearest documents of each query, best first: one list of hits per query.
 
@@ -278,15 +322,27 @@ class Client:
             result is then a list holding one list of hits.
         filter: metadata equality filter; a hit's metadata holds every key with an equal value
             (strings, numbers, booleans, null).
-        min_score: drop hits whose cosine score is lower.
+        min_score: drop hits whose score is lower.
         truncate: cut query texts over the model's length instead of raising
             InvalidArgumentError (which queries were cut is not reported).
+        rerank: take the top ``depth`` hits (0: max(k, 50)) by sentence embedding and reorder
+            them by MaxSim over token embeddings (query texts only); ``direction``,
+            ``tokens`` and ``alpha`` as in :meth:`compare`. Each hit then has ``score`` (MaxSim,
+            or the hybrid score with alpha), ``sentence_score`` and ``maxsim_score``.
+        ef_search, nprobe: override an HNSW / IVF collection's search parameters for this call.
 
         An inner list is shorter than ``k`` when fewer documents match.
         """
         request = pb.SearchRequest(
             collection=collection, k=k, filter=dict_to_struct(filter), truncate=truncate
         )
+        if rerank or depth or alpha is not None:
+            request.rerank.depth = depth
+            request.rerank.maxsim.CopyFrom(convert.maxsim_to_wire(direction, tokens, alpha))
+        if ef_search is not None:
+            request.params.ef_search = ef_search
+        if nprobe is not None:
+            request.params.nprobe = nprobe
         if isinstance(queries, np.ndarray):
             request.vectors.CopyFrom(array_to_tensor(convert.query_vectors(queries)))
         else:
@@ -294,6 +350,35 @@ class Client:
         if min_score is not None:
             request.min_score = min_score
         response = self._call(self._stub.Search, request)
+        return [[convert.hit_from_wire(hit) for hit in r.hits] for r in response.results]
+
+    def rerank(
+        self,
+        collection: str,
+        queries: Sequence[tuple[str, Sequence[str]]],
+        *,
+        direction: MaxSimDirection | str = MaxSimDirection.SYMMETRIC,
+        tokens: TokenSelection | str = TokenSelection.ALL,
+        alpha: float | None = None,
+        truncate: bool = False,
+    ) -> list[list[Hit]]:
+        """Order stored documents by MaxSim against a query: ``queries`` holds (query text,
+        document ids) pairs; returns, per query, its documents best first with every score.
+
+        Unknown ids raise NotFoundError. No document is re-encoded when the collection stores
+        token embeddings.
+        """
+        if isinstance(queries, (str, tuple)) and queries and isinstance(queries[0], str):
+            raise InvalidArgumentError("queries is a list of (text, ids) pairs")
+        request = pb.RerankRequest(
+            collection=collection,
+            queries=[
+                pb.RerankQuery(text=text, ids=convert.as_batch(ids, "ids")) for text, ids in queries
+            ],
+            maxsim=convert.maxsim_to_wire(direction, tokens, alpha),
+            truncate=truncate,
+        )
+        response = self._call(self._stub.Rerank, request)
         return [[convert.hit_from_wire(hit) for hit in r.hits] for r in response.results]
 
 
@@ -308,3 +393,7 @@ def _fill_inputs(
         request.texts.extend(convert.as_batch(texts, "texts"))
     if pairs is not None:
         request.pairs.extend(convert.text_pairs(pairs))
+
+
+def _scores_or_none(values: Sequence[float]) -> FloatArray | None:
+    return np.asarray(values, dtype=np.float32) if values else None

@@ -15,23 +15,29 @@ import numpy.typing as npt
 from simsearch.client.results import ServerInfo
 from simsearch.errors import InvalidArgumentError, SimsearchError
 from simsearch.types import (
+    AlignedTokens,
+    Alignment,
     CollectionInfo,
     CollectionSpec,
     Document,
     FloatArray,
     Hit,
     Limits,
+    MaxSimDirection,
     ModelInfo,
     Pooling,
     SentenceEmbeddings,
     TokenEmbeddings,
+    TokenSelection,
 )
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import tensor_pb2
 from simsearch.wire import dict_to_struct, struct_to_dict, tensor_to_array
+from simsearch.wire.maxsim import DIRECTION_TO_WIRE, TOKEN_SELECTION_TO_WIRE
 from simsearch.wire.poolings import POOLING_FROM_WIRE, POOLING_TO_WIRE
 
 __all__ = [
+    "alignment_from_wire",
     "as_batch",
     "collection_info",
     "document_batches",
@@ -42,6 +48,7 @@ __all__ = [
     "hit_from_wire",
     "json_kind",
     "limits",
+    "maxsim_to_wire",
     "model_info",
     "parse_pooling",
     "pooling_from_wire",
@@ -182,7 +189,64 @@ def document_from_wire(message: pb.Document) -> Document:
 
 
 def hit_from_wire(message: pb.Hit) -> Hit:
-    return Hit(message.id, message.score, message.text, struct_to_dict(message.metadata))
+    return Hit(
+        message.id,
+        message.score,
+        message.text,
+        struct_to_dict(message.metadata),
+        sentence_score=message.sentence_score,
+        maxsim_score=message.maxsim_score if message.HasField("maxsim_score") else None,
+    )
+
+
+# -- MaxSim --------------------------------------------------------------------------------
+
+
+def maxsim_to_wire(
+    direction: MaxSimDirection | str, tokens: TokenSelection | str, alpha: float | None
+) -> pb.MaxSim:
+    """MaxSim options; an unknown direction or selection raises InvalidArgumentError."""
+    try:
+        wire = pb.MaxSim(
+            direction=DIRECTION_TO_WIRE[MaxSimDirection(direction)],
+            tokens=TOKEN_SELECTION_TO_WIRE[TokenSelection(tokens)],
+        )
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            f"{exc}: directions are {', '.join(d.value for d in MaxSimDirection)}; token "
+            f"selections are {', '.join(t.value for t in TokenSelection)}"
+        ) from None
+    if alpha is not None:
+        wire.alpha = alpha
+    return wire
+
+
+def alignment_from_wire(message: pb.Alignment) -> Alignment:
+    similarity = float32_array(message.similarity) if message.HasField("similarity") else None
+    return Alignment(
+        a=_aligned_tokens(message.a),
+        b=_aligned_tokens(message.b),
+        a_to_b=np.asarray(message.a_to_b, dtype=np.int64),
+        a_to_b_similarity=np.asarray(message.a_to_b_similarity, dtype=np.float32),
+        b_to_a=np.asarray(message.b_to_a, dtype=np.int64),
+        b_to_a_similarity=np.asarray(message.b_to_a_similarity, dtype=np.float32),
+        similarity=similarity,
+    )
+
+
+def _aligned_tokens(message: pb.AlignedTokens) -> AlignedTokens:
+    return AlignedTokens(
+        tokens=tuple(message.tokens),
+        offsets=_offsets(message.starts, message.ends),
+        counted=np.asarray(message.counted, dtype=np.bool_),
+    )
+
+
+def _offsets(starts: Sequence[int], ends: Sequence[int]) -> npt.NDArray[np.int64]:
+    """``(n, 2) int64`` [start, end) pairs."""
+    return np.stack(
+        [np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)], axis=1
+    ).reshape(-1, 2)
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -203,13 +267,11 @@ def sentence_embeddings(response: pb.EncodeResponse) -> SentenceEmbeddings:
 
 def token_embeddings(message: pb.TokenEmbeddings) -> TokenEmbeddings:
     """One input's token vectors; ``offsets`` is ``(n_tokens, 2) int64`` [start, end)."""
-    starts = np.asarray(message.starts, dtype=np.int64)
-    ends = np.asarray(message.ends, dtype=np.int64)
     return TokenEmbeddings(
         embeddings=float32_array(message.embeddings),
         tokens=tuple(message.tokens),
         token_ids=np.asarray(message.token_ids, dtype=np.int64),
-        offsets=np.stack([starts, ends], axis=1),
+        offsets=_offsets(message.starts, message.ends),
         special_mask=np.asarray(message.special, dtype=np.bool_),
         segment_ids=np.asarray(message.segments, dtype=np.int64),
         truncated=message.truncated,
@@ -224,6 +286,8 @@ def model_info(message: pb.ModelInfo) -> ModelInfo:
         max_length=message.max_length,
         vocab_size=message.vocab_size,
         device=message.device,
+        precision=message.precision or "float32",
+        threads=message.threads,
     )
 
 
@@ -233,6 +297,9 @@ def limits(message: pb.Limits) -> Limits:
         max_k=message.max_k,
         max_text_chars=message.max_text_chars,
         max_message_bytes=message.max_message_bytes,
+        max_rerank_depth=message.max_rerank_depth,
+        max_concurrent_rpcs=message.max_concurrent_rpcs,
+        max_queue_depth=message.max_queue_depth,
     )
 
 
@@ -255,6 +322,7 @@ def collection_info(message: pb.CollectionInfo) -> CollectionInfo:
         dimension=message.dimension,
         model_name=message.model_name,
         model_fingerprint=message.model_fingerprint,
+        store_tokens=message.store_tokens,
     )
     return CollectionInfo(
         spec=spec, count=message.count, created_at=message.created_at, compatible=message.compatible

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simsearch.types import FloatArray, Limits, ModelInfo, Pooling
+from simsearch.types import Alignment, FloatArray, Limits, ModelInfo, Pooling
 
 __all__ = ["CompareResult", "ServerInfo", "UpsertResult"]
 
@@ -26,14 +26,20 @@ class ServerInfo:
 
 @dataclass(frozen=True)
 class CompareResult:
-    """Cosine similarity of each pair.
+    """Scores of each pair (a, b); every array is ``(n,) float32``, score i for pair i.
 
-    scores: ``(n,) float32``, score i for pair i, in [-1, 1].
+    scores: cosine similarity of the sentence embeddings, in [-1, 1].
     truncated: indices of the pairs with a text cut to the model's maximum length.
+    maxsim: MaxSim over the token embeddings (a as the query), when asked for.
+    hybrid: ``alpha * scores + (1 - alpha) * maxsim``, when alpha was given.
+    alignments: the token matches behind MaxSim, one per pair, when asked for.
     """
 
     scores: FloatArray
     truncated: tuple[int, ...] = ()
+    maxsim: FloatArray | None = None
+    hybrid: FloatArray | None = None
+    alignments: list[Alignment] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,23 +14,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from simsearch.engine import validation as check
+from simsearch.engine.maxsim import align, combine, maxsim_many, token_vectors
 from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
+from simsearch.engine.reranking import DEFAULT_DEPTH, candidate_tokens, rerank_hits
 from simsearch.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from simsearch.types import (
+    Alignment,
     CollectionInfo,
     CollectionSpec,
     Document,
     FloatArray,
     Hit,
     Limits,
+    MaxSimOptions,
     ModelInfo,
     Pooling,
+    RerankOptions,
+    SearchParams,
     SentenceEmbeddings,
     TextInput,
     TokenEmbeddings,
 )
 
-__all__ = ["Engine", "SearchResults"]
+__all__ = ["Engine", "PairScores", "SearchResults"]
 
 FLAT_INDEX = "flat"
 
@@ -41,6 +47,21 @@ class SearchResults:
 
     hits: list[list[Hit]]
     truncated: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Scores of a batch of pairs, each ``(n,) float32``, row i for pair i.
+
+    cosine: of the sentence embeddings. maxsim / hybrid / alignments: when asked for.
+    truncated: indices of pairs with at least one truncated text.
+    """
+
+    cosine: FloatArray
+    truncated: tuple[int, ...] = ()
+    maxsim: FloatArray | None = None
+    hybrid: FloatArray | None = None
+    alignments: list[Alignment] | None = None
 
 
 class Engine:
@@ -83,24 +104,60 @@ class Engine:
         pooling: Pooling = Pooling.POOLER,
         *,
         truncate: bool = False,
-    ) -> tuple[FloatArray, tuple[int, ...]]:
-        """Cosine similarity of each pair's sentence embeddings, ``(n,) float32``.
+        maxsim: MaxSimOptions | None = None,
+        alignments: bool = False,
+        similarity_matrix: bool = False,
+    ) -> PairScores:
+        """Cosine of each pair's sentence embeddings and, on request, MaxSim (a is the query),
+        the hybrid score (``maxsim.alpha`` set) and the token alignments.
 
-        Each text is embedded on its own (not as a joint pair); the truncated indices are
-        those of pairs with at least one truncated text.
+        Each text is embedded on its own (not as a joint pair). ``similarity_matrix`` implies
+        ``alignments``, which implies ``maxsim`` (with default options when not given).
         """
         check.check_inputs("pairs", pairs, self.limits)
+        alignments = alignments or similarity_matrix
+        if alignments and maxsim is None:
+            maxsim = MaxSimOptions()
+        if maxsim is not None:
+            check.check_maxsim(maxsim)
         flat = [text for pair in pairs for text in pair]
-        encoded = self._encoder.encode(flat, pooling, normalize=True, truncate=truncate)
+        if maxsim is None:
+            encoded = self._encoder.encode(flat, pooling, normalize=True, truncate=truncate)
+            tokens: list[TokenEmbeddings] = []
+        else:
+            encoded, tokens = self._encoder.encode_with_tokens(flat, pooling, truncate=truncate)
         vectors = encoded.embeddings.reshape(len(pairs), 2, -1)
-        scores = np.einsum("nd,nd->n", vectors[:, 0], vectors[:, 1]).astype(np.float32)
+        cosine = np.einsum("nd,nd->n", vectors[:, 0], vectors[:, 1]).astype(np.float32)
         truncated = tuple(sorted({i // 2 for i in encoded.truncated}))
-        return scores, truncated
+        if maxsim is None:
+            return PairScores(cosine, truncated)
+        late = np.array(
+            [
+                maxsim_many(token_vectors(a), [token_vectors(b)], maxsim)[0]
+                for a, b in zip(tokens[0::2], tokens[1::2], strict=True)
+            ],
+            dtype=np.float32,
+        )
+        hybrid = combine(cosine, late, maxsim.alpha) if maxsim.alpha is not None else None
+        aligned = (
+            [
+                align(a, b, maxsim.tokens, with_matrix=similarity_matrix)
+                for a, b in zip(tokens[0::2], tokens[1::2], strict=True)
+            ]
+            if alignments
+            else None
+        )
+        return PairScores(cosine, truncated, late, hybrid, aligned)
 
     # -- collections ----------------------------------------------------------------------
 
     def create_collection(
-        self, name: str, pooling: Pooling = Pooling.POOLER, index: str = ""
+        self,
+        name: str,
+        pooling: Pooling = Pooling.POOLER,
+        index: str = "",
+        *,
+        store_tokens: bool = False,
     ) -> CollectionInfo:
         check.check_collection_name(name)
         model = self._encoder.info
@@ -116,6 +173,7 @@ class Engine:
             dimension=model.hidden_size,
             model_name=model.name,
             model_fingerprint=model.fingerprint,
+            store_tokens=store_tokens,
         )
         return self._describe(self._catalog.create(spec))
 
@@ -161,13 +219,14 @@ class Engine:
         """Embed and store; returns once committed. Returns the truncated indices."""
         target = self._usable(collection)
         check.check_documents(documents, self.limits)
-        encoded = self._encoder.encode(
-            [doc.text for doc in documents],
-            target.spec.pooling,
-            normalize=True,
-            truncate=truncate,
-        )
-        target.upsert(documents, encoded.embeddings)
+        texts = [doc.text for doc in documents]
+        pooling = target.spec.pooling
+        if target.spec.store_tokens:
+            encoded, tokens = self._encoder.encode_with_tokens(texts, pooling, truncate=truncate)
+            target.upsert(documents, encoded.embeddings, [token_vectors(t) for t in tokens])
+        else:
+            encoded = self._encoder.encode(texts, pooling, normalize=True, truncate=truncate)
+            target.upsert(documents, encoded.embeddings)
         return encoded.truncated
 
     def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
@@ -199,17 +258,85 @@ class Engine:
         filter: Filter | None = None,
         min_score: float | None = None,
         truncate: bool = False,
+        rerank: RerankOptions | None = None,
+        params: SearchParams | None = None,
     ) -> SearchResults:
-        """Top-k hits per query text (embedded with the collection's pooling) or query vector."""
+        """Top-k hits per query text (embedded with the collection's pooling) or query vector.
+
+        ``rerank``: take the top ``depth`` by sentence embedding and reorder them by MaxSim
+        (query texts only). ``min_score`` applies to the final score.
+        """
         target = self._usable(collection)
         check.check_k(k, self.limits)
         check.check_filter(filter)
         check.check_min_score(min_score)
-        vectors, truncated = self._query_vectors(target, queries, truncate)
-        hits = target.search(vectors, k, filter)
+        check.check_search_params(params, k)
+        if rerank is None:
+            vectors, truncated = self._query_vectors(target, queries, truncate)
+            hits = target.search(vectors, k, filter, params)
+        else:
+            depth = rerank.depth or max(k, min(DEFAULT_DEPTH, self.limits.max_rerank_depth))
+            check.check_rerank(rerank, depth, k, self.limits)
+            if isinstance(queries, np.ndarray):
+                raise InvalidArgumentError(
+                    "rerank needs query texts: MaxSim compares the query's token embeddings"
+                )
+            check.check_inputs("texts", queries, self.limits)
+            encoded, tokens = self._encoder.encode_with_tokens(
+                list(queries), target.spec.pooling, truncate=truncate
+            )
+            truncated = encoded.truncated
+            candidates = target.search(encoded.embeddings, depth, filter, params)
+            stored = candidate_tokens(self._encoder, target, candidates)
+            hits = [
+                rerank_hits(token_vectors(query), row, stored, rerank.maxsim)[:k]
+                for query, row in zip(tokens, candidates, strict=True)
+            ]
         if min_score is not None:
             hits = [[hit for hit in row if hit.score >= min_score] for row in hits]
         return SearchResults(hits=hits, truncated=truncated)
+
+    def rerank(
+        self,
+        collection: str,
+        queries: Sequence[tuple[str, Sequence[str]]],
+        maxsim: MaxSimOptions | None = None,
+        *,
+        truncate: bool = False,
+    ) -> SearchResults:
+        """Order the stored documents given by id for each query text, by MaxSim.
+
+        ``queries``: (query text, document ids) pairs. No document is re-encoded when the
+        collection stores token embeddings.
+        """
+        target = self._usable(collection)
+        maxsim = maxsim or MaxSimOptions()
+        check.check_maxsim(maxsim)
+        texts = [text for text, _ in queries]
+        check.check_inputs("queries", texts, self.limits)
+        for i, (_, ids) in enumerate(queries):
+            check.check_rerank_ids(f"queries[{i}].ids", ids, self.limits)
+        # Unknown ids fail the request before any model work.
+        documents = [self.get(collection, ids) for _, ids in queries]
+        stored_vectors = [target.get_embeddings(ids) for _, ids in queries]
+        encoded, tokens = self._encoder.encode_with_tokens(
+            texts, target.spec.pooling, truncate=truncate
+        )
+        rows = [
+            [
+                Hit(id=doc.id, score=float(score), text=doc.text, metadata=doc.metadata)
+                for doc, score in zip(docs, vectors @ query, strict=True)
+            ]
+            for docs, vectors, query in zip(
+                documents, stored_vectors, encoded.embeddings, strict=True
+            )
+        ]
+        stored = candidate_tokens(self._encoder, target, rows)
+        hits = [
+            rerank_hits(token_vectors(query), row, stored, maxsim)
+            for query, row in zip(tokens, rows, strict=True)
+        ]
+        return SearchResults(hits=hits, truncated=encoded.truncated)
 
     def _query_vectors(
         self, target: Collection, queries: Sequence[str] | FloatArray, truncate: bool

@@ -18,9 +18,11 @@ from simsearch.types import (
     Hit,
     ModelInfo,
     Pooling,
+    SearchParams,
     SentenceEmbeddings,
     TextInput,
     TokenEmbeddings,
+    TokenVectors,
 )
 
 __all__ = ["Catalog", "Collection", "Encoder", "Filter"]
@@ -82,9 +84,18 @@ class Collection(Protocol):
         """Number of live documents."""
         ...
 
-    def upsert(self, documents: Sequence[Document], embeddings: FloatArray) -> None:
+    def upsert(
+        self,
+        documents: Sequence[Document],
+        embeddings: FloatArray,
+        tokens: Sequence[TokenVectors] | None = None,
+    ) -> None:
         """Insert or replace by id. ``embeddings``: ``(n, d) float32``, L2-normalised, row i for
-        ``documents[i]``. Ids within one call are unique (the engine checks)."""
+        ``documents[i]``. Ids within one call are unique (the engine checks).
+
+        ``tokens``: each document's normalised token vectors; required (one per document) when
+        ``spec.store_tokens``, ignored otherwise. Stored as float16 with the document, in the
+        same commit."""
         ...
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -99,10 +110,22 @@ class Collection(Protocol):
         """Stored embeddings ``(n, d) float32`` for ids that all exist (else NotFoundError)."""
         ...
 
-    def search(self, queries: FloatArray, k: int, filter: Filter | None = None) -> list[list[Hit]]:
+    def get_token_vectors(self, ids: Sequence[str]) -> list[TokenVectors]:
+        """Stored token vectors (float16 rows) in the order asked, for ids that all exist
+        (else NotFoundError). FailedPreconditionError unless ``spec.store_tokens``."""
+        ...
+
+    def search(
+        self,
+        queries: FloatArray,
+        k: int,
+        filter: Filter | None = None,
+        params: SearchParams | None = None,
+    ) -> list[list[Hit]]:
         """Top-k by inner product for each row of ``queries`` (``(nq, d) float32``, normalised).
 
         Hits are sorted by descending score; fewer than k when fewer documents match.
+        ``params`` overrides the index's search parameters (efSearch, nprobe) for this call.
         """
         ...
 

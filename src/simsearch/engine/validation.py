@@ -16,7 +16,17 @@ from typing import Any
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError, LimitExceededError
-from simsearch.types import Document, FloatArray, Limits, TextInput
+from simsearch.types import (
+    Document,
+    FloatArray,
+    Limits,
+    MaxSimDirection,
+    MaxSimOptions,
+    RerankOptions,
+    SearchParams,
+    TextInput,
+    TokenSelection,
+)
 
 __all__ = [
     "check_batch",
@@ -26,7 +36,11 @@ __all__ = [
     "check_ids",
     "check_inputs",
     "check_k",
+    "check_maxsim",
     "check_min_score",
+    "check_rerank",
+    "check_rerank_ids",
+    "check_search_params",
     "check_vectors",
 ]
 
@@ -154,3 +168,49 @@ def check_filter(filter: Mapping[str, Any] | None) -> None:
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidArgumentError(f"filter[{key!r}] is not a finite number")
+
+
+def check_maxsim(options: MaxSimOptions) -> None:
+    """Known direction and token selection; alpha, when given, a number in [0, 1]."""
+    if not isinstance(options.direction, MaxSimDirection):
+        raise InvalidArgumentError(f"unknown MaxSim direction {options.direction!r}")
+    if not isinstance(options.tokens, TokenSelection):
+        raise InvalidArgumentError(f"unknown token selection {options.tokens!r}")
+    alpha = options.alpha
+    if alpha is not None and not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+        raise InvalidArgumentError(f"alpha must be a number in [0, 1], got {alpha}")
+
+
+def check_rerank(rerank: RerankOptions, depth: int, k: int, limits: Limits) -> None:
+    """The rerank depth (``depth``, the request's or the default) lies in k..max_rerank_depth."""
+    check_maxsim(rerank.maxsim)
+    if rerank.depth < 0:
+        raise InvalidArgumentError(f"rerank depth must be positive, got {rerank.depth}")
+    if depth < k:
+        raise InvalidArgumentError(f"rerank depth {depth} is below k={k}: it must be at least k")
+    if depth > limits.max_rerank_depth:
+        raise InvalidArgumentError(
+            f"rerank depth {depth} is over the server's maximum of {limits.max_rerank_depth}"
+        )
+
+
+def check_rerank_ids(field: str, ids: Sequence[str], limits: Limits) -> None:
+    """Ids to rerank: 1..max_rerank_depth valid ids."""
+    if not ids:
+        raise InvalidArgumentError(f"{field} is empty: send at least one id to rerank")
+    if len(ids) > limits.max_rerank_depth:
+        raise LimitExceededError(
+            f"{field} has {len(ids)} ids; the server reranks at most {limits.max_rerank_depth}"
+        )
+    for i, doc_id in enumerate(ids):
+        _check_id(f"{field}[{i}]", doc_id)
+
+
+def check_search_params(params: SearchParams | None, k: int) -> None:
+    """Index parameters, when given, are positive; efSearch is at least k."""
+    if params is None:
+        return
+    if params.ef_search is not None and params.ef_search < max(k, 1):
+        raise InvalidArgumentError(f"ef_search must be at least k ({k}), got {params.ef_search}")
+    if params.nprobe is not None and params.nprobe <= 0:
+        raise InvalidArgumentError(f"nprobe must be positive, got {params.nprobe}")

@@ -36,14 +36,27 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from simsearch.errors import InvalidArgumentError, NotFoundError, UnavailableError
+from simsearch.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 from simsearch.index import exact, records, recovery
 from simsearch.index.filters import filter_sql
 from simsearch.index.kinds import IndexKind
 from simsearch.index.snapshot import Snapshot, remove_temporaries
 from simsearch.index.store import Change, Store
 from simsearch.index.vectors import VectorIndex
-from simsearch.types import CollectionSpec, Document, FloatArray, Hit, IntArray
+from simsearch.types import (
+    CollectionSpec,
+    Document,
+    FloatArray,
+    Hit,
+    IntArray,
+    SearchParams,
+    TokenVectors,
+)
 
 __all__ = ["EXACT_FILTER_LIMIT", "SNAPSHOT_FILE", "STORE_FILE", "FaissCollection"]
 
@@ -119,10 +132,26 @@ class FaissCollection:
         with self._locked():
             return self._vectors.count
 
-    def upsert(self, documents: Sequence[Document], embeddings: FloatArray) -> None:
+    def upsert(
+        self,
+        documents: Sequence[Document],
+        embeddings: FloatArray,
+        tokens: Sequence[TokenVectors] | None = None,
+    ) -> None:
         """Insert or replace by id; ``embeddings`` ``(n, d) float32``, L2-normalised, row i for
-        ``documents[i]``. Returns once committed; a replaced id gets a new label."""
-        rows, vectors = records.rows(documents, embeddings, self.spec.dimension)
+        ``documents[i]``. Returns once committed; a replaced id gets a new label.
+
+        tokens: each document's token vectors ``(n_tokens, d)`` with their kinds, stored as
+        float16 in the same commit as the document; required (one per document) when
+        ``spec.store_tokens``, ignored otherwise.
+        """
+        if self.spec.store_tokens and tokens is None:
+            raise InvalidArgumentError(
+                f"collection {self._name!r} stores token embeddings: upsert needs tokens, one "
+                "per document (the caller must encode them; this is a bug in the caller)"
+            )
+        kept = tokens if self.spec.store_tokens else None
+        rows, vectors = records.rows(documents, embeddings, self.spec.dimension, kept)
         if not rows:
             return
         with self._locked():
@@ -154,8 +183,30 @@ class FaissCollection:
             return np.zeros((0, self.spec.dimension), dtype=np.float32)
         return np.stack([found[doc_id] for doc_id in ids])
 
+    def get_token_vectors(self, ids: Sequence[str]) -> list[TokenVectors]:
+        """Stored token vectors in the order asked (ids may repeat), one query for all:
+        ``(n_tokens, d) float16`` read-only vectors and ``(n_tokens,) uint8`` kinds.
+
+        NotFoundError names unknown ids; FailedPreconditionError unless ``spec.store_tokens``.
+        """
+        with self._locked():
+            if not self.spec.store_tokens:
+                raise FailedPreconditionError(
+                    f"collection {self._name!r} does not store token embeddings (it was "
+                    "created without store_tokens)"
+                )
+            found = self._store.token_blobs(ids)
+        missing = [doc_id for doc_id in dict.fromkeys(ids) if doc_id not in found]
+        if missing:
+            raise NotFoundError(f"collection {self._name!r} has no documents with ids {missing}")
+        return [records.token_vectors(found[doc_id], self.spec.dimension) for doc_id in ids]
+
     def search(
-        self, queries: FloatArray, k: int, filter: Mapping[str, Any] | None = None
+        self,
+        queries: FloatArray,
+        k: int,
+        filter: Mapping[str, Any] | None = None,
+        params: SearchParams | None = None,
     ) -> list[list[Hit]]:
         """Top-k by inner product per row of ``queries`` ``(nq, d) float32`` (normalised).
 

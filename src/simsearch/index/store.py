@@ -6,6 +6,13 @@ Tables::
     docs(label INTEGER PRIMARY KEY AUTOINCREMENT, id UNIQUE, text, metadata JSON,
          embedding BLOB (d float32, little-endian), change)
     tombstones(label, born, change)   labels deleted by change ``change``, inserted by ``born``
+    tokens(label PRIMARY KEY, kinds BLOB (n uint8), vectors BLOB (n x d float16, little-endian))
+                              a document's token embeddings, when ``spec.store_tokens``
+
+Token vectors live in their own table keyed by the document's label, so scans of ``docs``
+(filters, replay) never page through them; they are written, replaced and deleted in the same
+transaction as their document, so a document never exists without its tokens. Stores created
+before the tokens table existed have ``store_tokens`` False in their spec and no such table.
 
 Every write is one ``BEGIN IMMEDIATE ... COMMIT`` transaction that bumps ``last_change`` and
 returns only after COMMIT; ``synchronous=FULL`` makes a returned commit survive a crash or power
@@ -33,9 +40,11 @@ import numpy as np
 from simsearch.errors import InternalError, UnavailableError
 from simsearch.types import CollectionSpec, FloatArray, IntArray, Pooling
 
-__all__ = ["Change", "Meta", "Row", "Store"]
+__all__ = ["TOKEN_KIND", "TOKEN_VECTOR", "Change", "Meta", "Row", "Store", "TokenBlobs"]
 
 SCHEMA = 1
+TOKEN_VECTOR = np.dtype("<f2")
+TOKEN_KIND = np.dtype("u1")
 _BATCH = 8192
 _EMBEDDING = np.dtype("<f4")
 _SCHEMA_SQL = """
@@ -53,18 +62,30 @@ CREATE TABLE tombstones (
     label INTEGER PRIMARY KEY, born INTEGER NOT NULL, change INTEGER NOT NULL
 );
 CREATE INDEX tombstones_change ON tombstones (change);
+CREATE TABLE tokens (label INTEGER PRIMARY KEY, kinds BLOB NOT NULL, vectors BLOB NOT NULL);
 """
 _IN_JSON = "(SELECT value FROM json_each(?))"  # one bound JSON array instead of N parameters
 
 
 @dataclass(frozen=True)
+class TokenBlobs:
+    """One document's token embeddings as stored: ``kinds`` n uint8, ``vectors`` n x d
+    float16 LE bytes."""
+
+    kinds: bytes
+    vectors: bytes
+
+
+@dataclass(frozen=True)
 class Row:
-    """A document ready to store: metadata as JSON text, embedding as float32 LE bytes."""
+    """A document ready to store: metadata as JSON text, embedding as float32 LE bytes, and
+    its token embeddings when the collection stores them."""
 
     id: str
     text: str
     metadata: str
     embedding: bytes
+    tokens: TokenBlobs | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,7 @@ class Store:
         self._name = name
         self.meta = self._read_meta()
         self.dimension = self.meta.spec.dimension
+        self._stores_tokens = self.meta.spec.store_tokens
         self.last_change = self._read_last_change()
 
     @staticmethod
@@ -171,6 +193,14 @@ class Store:
         sql = f"SELECT id, text, metadata FROM docs WHERE id IN {_IN_JSON}"
         return {row[0]: (row[1], row[2]) for row in self._all(sql, _json(ids))}
 
+    def token_blobs(self, ids: Sequence[str]) -> dict[str, TokenBlobs]:
+        """id -> stored token embeddings for the ids that exist, in one query."""
+        sql = (
+            "SELECT docs.id, tokens.kinds, tokens.vectors FROM docs "
+            f"JOIN tokens ON tokens.label = docs.label WHERE docs.id IN {_IN_JSON}"
+        )
+        return {row[0]: TokenBlobs(row[1], row[2]) for row in self._all(sql, _json(ids))}
+
     def embeddings_by_id(self, ids: Sequence[str]) -> dict[str, FloatArray]:
         sql = f"SELECT id, embedding FROM docs WHERE id IN {_IN_JSON}"
         return {row[0]: self._vector(row[1]) for row in self._all(sql, _json(ids))}
@@ -241,8 +271,10 @@ class Store:
                 "INSERT INTO tombstones (label, born, change) VALUES (?, ?, ?)",
                 [(label, born, number) for label, born in old],
             )
-            labels = [label for label, _ in old]
-            self._db.execute(f"DELETE FROM docs WHERE label IN {_IN_JSON}", (_json(labels),))
+            labels = _json([label for label, _ in old])
+            self._db.execute(f"DELETE FROM docs WHERE label IN {_IN_JSON}", (labels,))
+            if self._stores_tokens:
+                self._db.execute(f"DELETE FROM tokens WHERE label IN {_IN_JSON}", (labels,))
         return np.array([label for label, _ in old], dtype=np.int64)
 
     def _insert(self, row: Row, number: int) -> int:
@@ -251,7 +283,13 @@ class Store:
             "RETURNING label",
             (row.id, row.text, row.metadata, row.embedding, number),
         )
-        return int(cursor.fetchone()[0])
+        label = int(cursor.fetchone()[0])
+        if row.tokens is not None:
+            self._db.execute(
+                "INSERT INTO tokens (label, kinds, vectors) VALUES (?, ?, ?)",
+                (label, row.tokens.kinds, row.tokens.vectors),
+            )
+        return label
 
     def _existing(self, ids: Sequence[str]) -> bool:
         return bool(self._all(f"SELECT 1 FROM docs WHERE id IN {_IN_JSON} LIMIT 1", _json(ids)))
@@ -290,6 +328,9 @@ class Store:
 def _parse_meta(rows: dict[str, str], name: str) -> Meta:
     spec = json.loads(rows["spec"])
     spec["pooling"] = Pooling(spec["pooling"])
+    spec.setdefault("store_tokens", False)  # written before collections could store tokens
+    if not isinstance(spec["store_tokens"], bool):
+        raise TypeError(f"store_tokens is {spec['store_tokens']!r}")
     spec["name"] = name  # the directory's name wins if it was renamed
     return Meta(CollectionSpec(**spec), float(rows["created_at"]), str(json.loads(rows["uid"])))
 

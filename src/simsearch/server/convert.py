@@ -13,19 +13,27 @@ import numpy as np
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import (
+    AlignedTokens,
+    Alignment,
     CollectionInfo,
     Document,
     FloatArray,
     Hit,
     Limits,
+    MaxSimDirection,
+    MaxSimOptions,
     ModelInfo,
     Pooling,
+    RerankOptions,
+    SearchParams,
     TextInput,
     TokenEmbeddings,
+    TokenSelection,
 )
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import tensor_pb2
 from simsearch.wire import array_to_tensor, dict_to_struct, struct_to_dict, tensor_to_array
+from simsearch.wire.maxsim import DIRECTION_FROM_WIRE, TOKEN_SELECTION_FROM_WIRE
 from simsearch.wire.poolings import POOLING_FROM_WIRE, POOLING_TO_WIRE
 
 
@@ -87,7 +95,85 @@ def filter_from_wire(request: pb.SearchRequest) -> dict[str, Any] | None:
 
 
 def hit_to_wire(hit: Hit) -> pb.Hit:
-    return pb.Hit(id=hit.id, score=hit.score, text=hit.text, metadata=dict_to_struct(hit.metadata))
+    wire = pb.Hit(
+        id=hit.id,
+        score=hit.score,
+        text=hit.text,
+        metadata=dict_to_struct(hit.metadata),
+        sentence_score=hit.cosine,
+    )
+    if hit.maxsim_score is not None:
+        wire.maxsim_score = hit.maxsim_score
+    return wire
+
+
+def results_to_wire(hits: Sequence[Sequence[Hit]]) -> list[pb.SearchResult]:
+    return [pb.SearchResult(hits=[hit_to_wire(hit) for hit in row]) for row in hits]
+
+
+def maxsim_from_wire(message: pb.MaxSim) -> MaxSimOptions:
+    direction = MaxSimDirection.SYMMETRIC
+    if message.direction != pb.MAXSIM_DIRECTION_UNSPECIFIED:
+        try:
+            direction = DIRECTION_FROM_WIRE[message.direction]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"unknown MaxSim direction {message.direction}: use SYMMETRIC, "
+                "QUERY_TO_DOCUMENT or DOCUMENT_TO_QUERY"
+            ) from None
+    tokens = TokenSelection.ALL
+    if message.tokens != pb.TOKEN_SELECTION_UNSPECIFIED:
+        try:
+            tokens = TOKEN_SELECTION_FROM_WIRE[message.tokens]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"unknown token selection {message.tokens}: use ALL, NO_SPECIAL or WORDS"
+            ) from None
+    alpha = message.alpha if message.HasField("alpha") else None
+    return MaxSimOptions(direction=direction, tokens=tokens, alpha=alpha)
+
+
+def compare_maxsim_from_wire(request: pb.CompareRequest) -> MaxSimOptions | None:
+    return maxsim_from_wire(request.maxsim) if request.HasField("maxsim") else None
+
+
+def rerank_from_wire(request: pb.SearchRequest) -> RerankOptions | None:
+    if not request.HasField("rerank"):
+        return None
+    return RerankOptions(depth=request.rerank.depth, maxsim=maxsim_from_wire(request.rerank.maxsim))
+
+
+def params_from_wire(request: pb.SearchRequest) -> SearchParams | None:
+    if not request.HasField("params"):
+        return None
+    params = request.params
+    return SearchParams(
+        ef_search=params.ef_search if params.HasField("ef_search") else None,
+        nprobe=params.nprobe if params.HasField("nprobe") else None,
+    )
+
+
+def alignment_to_wire(alignment: Alignment) -> pb.Alignment:
+    wire = pb.Alignment(
+        a=_aligned_tokens_to_wire(alignment.a),
+        b=_aligned_tokens_to_wire(alignment.b),
+        a_to_b=alignment.a_to_b.tolist(),
+        a_to_b_similarity=alignment.a_to_b_similarity.tolist(),
+        b_to_a=alignment.b_to_a.tolist(),
+        b_to_a_similarity=alignment.b_to_a_similarity.tolist(),
+    )
+    if alignment.similarity is not None:
+        wire.similarity.CopyFrom(array_to_tensor(alignment.similarity))
+    return wire
+
+
+def _aligned_tokens_to_wire(side: AlignedTokens) -> pb.AlignedTokens:
+    return pb.AlignedTokens(
+        tokens=list(side.tokens),
+        starts=side.offsets[:, 0].tolist(),
+        ends=side.offsets[:, 1].tolist(),
+        counted=side.counted.tolist(),
+    )
 
 
 def tokens_to_wire(item: TokenEmbeddings) -> pb.TokenEmbeddings:
@@ -115,6 +201,7 @@ def collection_to_wire(info: CollectionInfo) -> pb.CollectionInfo:
         model_fingerprint=spec.model_fingerprint,
         created_at=info.created_at,
         compatible=info.compatible,
+        store_tokens=spec.store_tokens,
     )
 
 
@@ -126,6 +213,8 @@ def model_to_wire(model: ModelInfo) -> pb.ModelInfo:
         max_length=model.max_length,
         vocab_size=model.vocab_size,
         device=model.device,
+        precision=model.precision,
+        threads=model.threads,
     )
 
 
@@ -135,4 +224,7 @@ def limits_to_wire(limits: Limits) -> pb.Limits:
         max_k=limits.max_k,
         max_text_chars=limits.max_text_chars,
         max_message_bytes=limits.max_message_bytes,
+        max_rerank_depth=limits.max_rerank_depth,
+        max_concurrent_rpcs=limits.max_concurrent_rpcs,
+        max_queue_depth=limits.max_queue_depth,
     )

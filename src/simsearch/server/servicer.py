@@ -61,19 +61,32 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
 
     @rpc
     def Compare(self, request: pb.CompareRequest, context: Context) -> pb.CompareResponse:
-        scores, truncated = self._engine.compare(
+        result = self._engine.compare(
             convert.pairs_from_wire(request.pairs),
             convert.pooling_from_wire(request.pooling),
             truncate=request.truncate,
+            maxsim=convert.compare_maxsim_from_wire(request),
+            alignments=request.alignments,
+            similarity_matrix=request.similarity_matrix,
         )
-        return pb.CompareResponse(scores=scores.tolist(), truncated=truncated)
+        response = pb.CompareResponse(scores=result.cosine.tolist(), truncated=result.truncated)
+        if result.maxsim is not None:
+            response.maxsim_scores.extend(result.maxsim.tolist())
+        if result.hybrid is not None:
+            response.hybrid_scores.extend(result.hybrid.tolist())
+        for alignment in result.alignments or []:
+            response.alignments.append(convert.alignment_to_wire(alignment))
+        return response
 
     @rpc
     def CreateCollection(
         self, request: pb.CreateCollectionRequest, context: Context
     ) -> pb.CreateCollectionResponse:
         info = self._engine.create_collection(
-            request.name, convert.pooling_from_wire(request.pooling), request.index
+            request.name,
+            convert.pooling_from_wire(request.pooling),
+            request.index,
+            store_tokens=request.store_tokens,
         )
         return pb.CreateCollectionResponse(collection=convert.collection_to_wire(info))
 
@@ -143,15 +156,21 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
             filter=convert.filter_from_wire(request),
             min_score=request.min_score if request.HasField("min_score") else None,
             truncate=request.truncate,
+            rerank=convert.rerank_from_wire(request),
+            params=convert.params_from_wire(request),
         )
         return pb.SearchResponse(
-            results=[
-                pb.SearchResult(hits=[convert.hit_to_wire(hit) for hit in hits])
-                for hits in result.hits
-            ],
-            truncated=result.truncated,
+            results=convert.results_to_wire(result.hits), truncated=result.truncated
         )
 
+    @rpc
     def Rerank(self, request: pb.RerankRequest, context: Context) -> pb.RerankResponse:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Rerank is not built yet")
-        raise AssertionError("unreachable")
+        result = self._engine.rerank(
+            request.collection,
+            [(query.text, list(query.ids)) for query in request.queries],
+            convert.maxsim_from_wire(request.maxsim),
+            truncate=request.truncate,
+        )
+        return pb.RerankResponse(
+            results=convert.results_to_wire(result.hits), truncated=result.truncated
+        )

@@ -503,9 +503,11 @@ class CompareRequest(_message.Message):
     """UNSPECIFIED means POOLER"""
     truncate: _builtins.bool
     alignments: _builtins.bool
-    """Return the token alignment of each pair (needs maxsim)."""
+    """Return the token alignment of each pair (implies maxsim, with its defaults when unset)."""
     similarity_matrix: _builtins.bool
-    """With alignments: include the full token-by-token cosine matrix (for a heatmap)."""
+    """Include the full token-by-token cosine matrix in each alignment, e.g. for a heatmap
+    (implies alignments).
+    """
     @_builtins.property
     def pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextPair]: ...
     @_builtins.property
@@ -1149,7 +1151,9 @@ class Rerank(_message.Message):
     DEPTH_FIELD_NUMBER: _builtins.int
     MAXSIM_FIELD_NUMBER: _builtins.int
     depth: _builtins.int
-    """Candidates taken from the index, k..max_rerank_depth; 0 means max(k, 50)."""
+    """Candidates taken from the index, k..max_rerank_depth; 0 means max(k, 50), with 50
+    lowered to max_rerank_depth when that is smaller.
+    """
     @_builtins.property
     def maxsim(self) -> Global___MaxSim: ...
     def __init__(

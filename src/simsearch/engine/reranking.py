@@ -1,0 +1,60 @@
+"""Reorder candidate hits by MaxSim over token embeddings.
+
+A candidate's token vectors come from the collection when it stores them (float16, no model
+work), else from encoding the candidates' stored texts now. Each hit keeps its sentence cosine
+and gains its MaxSim score; it is ranked by MaxSim, or by the hybrid score when alpha is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from simsearch.engine.maxsim import combine, maxsim_many, token_vectors
+from simsearch.engine.ports import Collection, Encoder
+from simsearch.types import Hit, MaxSimOptions, TokenVectors
+
+__all__ = ["DEFAULT_DEPTH", "candidate_tokens", "rerank_hits"]
+
+DEFAULT_DEPTH = 50
+
+
+def candidate_tokens(
+    encoder: Encoder, target: Collection, rows: Sequence[Sequence[Hit]]
+) -> dict[str, TokenVectors]:
+    """Token vectors of every distinct hit in ``rows``, by id."""
+    unique = {hit.id: hit for row in rows for hit in row}
+    if not unique:
+        return {}
+    ids = list(unique)
+    if target.spec.store_tokens:
+        return dict(zip(ids, target.get_token_vectors(ids), strict=True))
+    # Stored texts may have been cut to fit the model when upserted; cut them the same way.
+    encoded = encoder.encode_tokens([unique[i].text for i in ids], truncate=True)
+    return {doc_id: token_vectors(item) for doc_id, item in zip(ids, encoded, strict=True)}
+
+
+def rerank_hits(
+    query: TokenVectors,
+    hits: Sequence[Hit],
+    tokens: dict[str, TokenVectors],
+    options: MaxSimOptions,
+) -> list[Hit]:
+    """``hits`` (scored by sentence cosine) reordered by MaxSim or the hybrid score."""
+    if not hits:
+        return []
+    cosine = np.array([hit.cosine for hit in hits], dtype=np.float32)
+    maxsim = maxsim_many(query, [tokens[hit.id] for hit in hits], options)
+    final = combine(cosine, maxsim, options.alpha)
+    order = np.argsort(-final, kind="stable")  # ties keep the index's order
+    return [
+        replace(
+            hits[i],
+            score=float(final[i]),
+            sentence_score=float(cosine[i]),
+            maxsim_score=float(maxsim[i]),
+        )
+        for i in order
+    ]
