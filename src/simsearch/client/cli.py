@@ -26,7 +26,7 @@ from simsearch.client.jsonl import JsonlError
 from simsearch.client.rpc import ServerUnreachableError
 from simsearch.config import client_address
 from simsearch.errors import SimsearchError
-from simsearch.types import Pooling
+from simsearch.types import MaxSimDirection, Pooling, TokenSelection
 from simsearch.wire import code_for
 
 __all__ = ["build_parser", "main"]
@@ -40,6 +40,8 @@ examples:
   simsearch create demo --pooling mean
   simsearch upsert demo docs.jsonl
   simsearch search demo "where did the cat sit?" -k 5 --filter year=2012
+  simsearch search demo "where did the cat sit?" --rerank --depth 50 --alpha 0.5
+  simsearch compare "a cat sat" "the cat was sitting" --align --heatmap pair.png
 """
 
 
@@ -175,6 +177,30 @@ def _truncate_option(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _maxsim_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "MaxSim (late interaction over token embeddings; each option implies MaxSim)"
+    )
+    group.add_argument(
+        "--direction",
+        choices=[d.value for d in MaxSimDirection],
+        help="query_to_document: each query token's best match, averaged (ColBERT); "
+        "symmetric: the mean of both ways (default)",
+    )
+    group.add_argument(
+        "--tokens",
+        choices=[t.value for t in TokenSelection],
+        help="tokens taking part: all (default), no_special ([CLS]/[SEP] left out), words "
+        "(no special tokens, no punctuation)",
+    )
+    group.add_argument(
+        "--alpha",
+        type=float,
+        metavar="A",
+        help="rank by the hybrid A * cosine + (1 - A) * MaxSim instead of MaxSim alone",
+    )
+
+
 def _server_commands(add: _AddParser) -> None:
     add("info", "show the server's model, pooling kinds, limits and version")
 
@@ -187,6 +213,12 @@ def _collection_commands(add: _AddParser) -> None:
         "--index",
         default="flat",
         help='"flat" (exact, the default) or a FAISS factory string such as HNSW32',
+    )
+    create.add_argument(
+        "--store-tokens",
+        action="store_true",
+        help="keep each document's token embeddings (float16) so MaxSim reranking needs no "
+        "re-encoding",
     )
     add("collections", "list the collections")
     add("describe", "show one collection").add_argument("name", metavar="NAME")
@@ -225,9 +257,35 @@ def _document_commands(add: _AddParser) -> None:
         'null, "2012"; else a string); repeat to require several',
     )
     search.add_argument(
-        "--min-score", type=float, metavar="SCORE", help="drop hits with a lower cosine score"
+        "--min-score", type=float, metavar="SCORE", help="drop hits with a lower score"
     )
     _truncate_option(search, "queries")
+    search.add_argument(
+        "--rerank",
+        action="store_true",
+        help="rerank the top --depth hits by MaxSim over token embeddings",
+    )
+    search.add_argument(
+        "--depth",
+        type=positive_int,
+        default=0,
+        metavar="N",
+        help="candidates to rerank (implies --rerank; default max(k, 50))",
+    )
+    search.add_argument("--ef-search", type=positive_int, metavar="N", help="HNSW efSearch")
+    search.add_argument("--nprobe", type=positive_int, metavar="N", help="IVF lists to visit")
+    _maxsim_options(search)
+
+    rerank = add(
+        "rerank",
+        "order stored documents by MaxSim against a query",
+        "order the given stored documents by MaxSim against a query, best first",
+    )
+    rerank.add_argument("name", metavar="NAME", help="collection")
+    rerank.add_argument("query", metavar="QUERY")
+    rerank.add_argument("ids", metavar="ID", nargs="+")
+    _truncate_option(rerank, "the query")
+    _maxsim_options(rerank)
 
     get = add("get", "show documents by id")
     get.add_argument("name", metavar="NAME", help="collection")
@@ -248,10 +306,26 @@ def _encoding_commands(add: _AddParser) -> None:
     encode.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     _truncate_option(encode, "texts")
 
-    compare = add("compare", "cosine similarity of text pairs: compare A B [A B ...]")
+    compare = add(
+        "compare",
+        "similarity of text pairs: compare A B [A B ...]",
+        "cosine similarity of text pairs, and with --maxsim their MaxSim score; --align shows "
+        "which token of b each token of a matches, --heatmap draws the token-by-token matrix",
+    )
     compare.add_argument("texts", metavar="TEXT", nargs="+", help="texts, taken two by two")
     _pooling_option(compare, "pooling (default: pooler)")
     _truncate_option(compare, "texts")
+    compare.add_argument("--maxsim", action="store_true", help="also score by MaxSim")
+    compare.add_argument(
+        "--align", action="store_true", help="print the token alignment of each pair"
+    )
+    compare.add_argument(
+        "--heatmap",
+        metavar="FILE.png",
+        help="write the token similarity matrix as a PNG (FILE-1.png ... for several pairs); "
+        "needs matplotlib",
+    )
+    _maxsim_options(compare)
 
     tokens = add(
         "tokens",

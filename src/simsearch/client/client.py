@@ -153,8 +153,8 @@ class Client:
         pooling: Pooling | str = Pooling.POOLER,
         truncate: bool = False,
         maxsim: bool = False,
-        direction: MaxSimDirection | str = MaxSimDirection.SYMMETRIC,
-        tokens: TokenSelection | str = TokenSelection.ALL,
+        direction: MaxSimDirection | str | None = None,
+        tokens: TokenSelection | str | None = None,
         alpha: float | None = None,
         alignments: bool = False,
         similarity_matrix: bool = False,
@@ -162,10 +162,10 @@ class Client:
         """Scores of each pair (a, b): the cosine of the sentence embeddings, and on request
         MaxSim over the token embeddings, a hybrid of both and the token alignments.
 
-        maxsim: also score by MaxSim (a is the query side); implied by ``alpha``,
-            ``alignments`` and ``similarity_matrix``.
-        direction: "symmetric" (mean of both ways), "query_to_document" or
-            "document_to_query". tokens: "all", "no_special" or "words".
+        maxsim: also score by MaxSim (a is the query side); implied by any of the options
+            below.
+        direction: "symmetric" (mean of both ways, the default), "query_to_document" or
+            "document_to_query". tokens: "all" (the default), "no_special" or "words".
         alpha: also return ``alpha * cosine + (1 - alpha) * maxsim``, alpha in [0, 1].
         alignments: the best-matching token of b for each token of a, and the reverse.
         similarity_matrix: include the full token-by-token cosine matrix in each alignment.
@@ -177,7 +177,8 @@ class Client:
             alignments=alignments,
             similarity_matrix=similarity_matrix,
         )
-        if maxsim or alpha is not None or alignments or similarity_matrix:
+        options = (direction, tokens, alpha)
+        if maxsim or alignments or similarity_matrix or any(o is not None for o in options):
             request.maxsim.CopyFrom(convert.maxsim_to_wire(direction, tokens, alpha))
         response = self._call(self._stub.Compare, request)
         return CompareResult(
@@ -309,8 +310,8 @@ class Client:
         truncate: bool = False,
         rerank: bool = False,
         depth: int = 0,
-        direction: MaxSimDirection | str = MaxSimDirection.SYMMETRIC,
-        tokens: TokenSelection | str = TokenSelection.ALL,
+        direction: MaxSimDirection | str | None = None,
+        tokens: TokenSelection | str | None = None,
         alpha: float | None = None,
         ef_search: int | None = None,
         nprobe: int | None = None,
@@ -327,8 +328,9 @@ class Client:
             InvalidArgumentError (which queries were cut is not reported).
         rerank: take the top ``depth`` hits (0: max(k, 50)) by sentence embedding and reorder
             them by MaxSim over token embeddings (query texts only); ``direction``,
-            ``tokens`` and ``alpha`` as in :meth:`compare`. Each hit then has ``score`` (MaxSim,
-            or the hybrid score with alpha), ``sentence_score`` and ``maxsim_score``.
+            ``tokens`` and ``alpha`` as in :meth:`compare`, and each of them implies rerank.
+            Each hit then has ``score`` (MaxSim, or the hybrid score with alpha),
+            ``sentence_score`` and ``maxsim_score``.
         ef_search, nprobe: override an HNSW / IVF collection's search parameters for this call.
 
         An inner list is shorter than ``k`` when fewer documents match.
@@ -336,7 +338,7 @@ class Client:
         request = pb.SearchRequest(
             collection=collection, k=k, filter=dict_to_struct(filter), truncate=truncate
         )
-        if rerank or depth or alpha is not None:
+        if rerank or depth or any(o is not None for o in (direction, tokens, alpha)):
             request.rerank.depth = depth
             request.rerank.maxsim.CopyFrom(convert.maxsim_to_wire(direction, tokens, alpha))
         if ef_search is not None:
@@ -357,8 +359,8 @@ class Client:
         collection: str,
         queries: Sequence[tuple[str, Sequence[str]]],
         *,
-        direction: MaxSimDirection | str = MaxSimDirection.SYMMETRIC,
-        tokens: TokenSelection | str = TokenSelection.ALL,
+        direction: MaxSimDirection | str | None = None,
+        tokens: TokenSelection | str | None = None,
         alpha: float | None = None,
         truncate: bool = False,
     ) -> list[list[Hit]]:

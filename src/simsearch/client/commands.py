@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from simsearch.client import jsonable, render
+from simsearch.client import heatmap, jsonable, render
 from simsearch.client.arguments import UsageError, build_filter, text_pairs
 from simsearch.client.client import Client
 from simsearch.client.jsonl import read_documents
 from simsearch.client.progress import ProgressBar
-from simsearch.types import Document
+from simsearch.client.results import CompareResult
+from simsearch.types import Alignment, Document
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -46,11 +47,13 @@ def info(client: Client, args: argparse.Namespace) -> int:
 
 
 def create(client: Client, args: argparse.Namespace) -> int:
-    result = client.create_collection(args.name, pooling=args.pooling, index=args.index)
+    result = client.create_collection(
+        args.name, pooling=args.pooling, index=args.index, store_tokens=args.store_tokens
+    )
     spec = result.spec
     text = (
         f"created collection {spec.name!r}: pooling {spec.pooling.value}, index {spec.index}, "
-        f"dimension {spec.dimension}"
+        f"dimension {spec.dimension}{', token embeddings stored' if spec.store_tokens else ''}"
     )
     return _emit(args, lambda: jsonable.collection_json(result), lambda: text)
 
@@ -114,6 +117,13 @@ def search(client: Client, args: argparse.Namespace) -> int:
         filter=build_filter(args.filter),
         min_score=args.min_score,
         truncate=args.truncate,
+        rerank=args.rerank,
+        depth=args.depth,
+        alpha=args.alpha,
+        direction=args.direction,
+        tokens=args.tokens,
+        ef_search=args.ef_search,
+        nprobe=args.nprobe,
     )
     return _emit(
         args,
@@ -152,11 +162,58 @@ def encode(client: Client, args: argparse.Namespace) -> int:
 
 def compare(client: Client, args: argparse.Namespace) -> int:
     pairs = text_pairs(args.texts)
-    result = client.compare(pairs, pooling=args.pooling, truncate=args.truncate)
+    result = client.compare(
+        pairs,
+        pooling=args.pooling,
+        truncate=args.truncate,
+        maxsim=args.maxsim,
+        direction=args.direction,
+        tokens=args.tokens,
+        alpha=args.alpha,
+        alignments=args.align,
+        similarity_matrix=args.heatmap is not None,
+    )
+    written = _write_heatmaps(args.heatmap, pairs, result.alignments)
     return _emit(
         args,
         lambda: jsonable.compare_json(pairs, result),
-        lambda: render.compare_table(pairs, result, _width()),
+        lambda: _compare_text(pairs, result, written),
+    )
+
+
+def _compare_text(pairs: list[tuple[str, str]], result: CompareResult, written: list[str]) -> str:
+    blocks = [render.compare_table(pairs, result, _width())]
+    if result.alignments is not None and (len(written) == 0 or len(pairs) == 1):
+        for number, (pair, alignment) in enumerate(zip(pairs, result.alignments, strict=True), 1):
+            blocks.append(f"pair {number}:\n{render.alignment_table(pair, alignment)}")
+    blocks += [f"wrote {path}" for path in written]
+    return "\n\n".join(blocks)
+
+
+def _write_heatmaps(
+    path: str | None, pairs: list[tuple[str, str]], alignments: list[Alignment] | None
+) -> list[str]:
+    if path is None or alignments is None:
+        return []
+    paths = heatmap.heatmap_paths(path, len(pairs))
+    for target, (a, b), alignment in zip(paths, pairs, alignments, strict=True):
+        heatmap.write_heatmap(target, alignment, f"a: {a}\nb: {b}")
+    return [str(target) for target in paths]
+
+
+def rerank(client: Client, args: argparse.Namespace) -> int:
+    (result,) = client.rerank(
+        args.name,
+        [(args.query, args.ids)],
+        direction=args.direction,
+        tokens=args.tokens,
+        alpha=args.alpha,
+        truncate=args.truncate,
+    )
+    return _emit(
+        args,
+        lambda: jsonable.search_json([args.query], [result]),
+        lambda: render.hits_text([args.query], [result], _width()),
     )
 
 
@@ -184,5 +241,6 @@ COMMANDS: dict[str, Command] = {
     "delete": delete,
     "encode": encode,
     "compare": compare,
+    "rerank": rerank,
     "tokens": tokens,
 }

@@ -203,13 +203,15 @@ def hit_from_wire(message: pb.Hit) -> Hit:
 
 
 def maxsim_to_wire(
-    direction: MaxSimDirection | str, tokens: TokenSelection | str, alpha: float | None
+    direction: MaxSimDirection | str | None,
+    tokens: TokenSelection | str | None,
+    alpha: float | None,
 ) -> pb.MaxSim:
-    """MaxSim options; an unknown direction or selection raises InvalidArgumentError."""
+    """MaxSim options (None: the default); an unknown one raises InvalidArgumentError."""
     try:
         wire = pb.MaxSim(
-            direction=DIRECTION_TO_WIRE[MaxSimDirection(direction)],
-            tokens=TOKEN_SELECTION_TO_WIRE[TokenSelection(tokens)],
+            direction=DIRECTION_TO_WIRE[MaxSimDirection(direction or MaxSimDirection.SYMMETRIC)],
+            tokens=TOKEN_SELECTION_TO_WIRE[TokenSelection(tokens or TokenSelection.ALL)],
         )
     except ValueError as exc:
         raise InvalidArgumentError(

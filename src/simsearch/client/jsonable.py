@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
 from simsearch.types import (
+    AlignedTokens,
+    Alignment,
     CollectionInfo,
     Document,
     FloatArray,
@@ -23,6 +26,7 @@ from simsearch.types import (
 )
 
 __all__ = [
+    "alignment_json",
     "collection_json",
     "compare_json",
     "document_json",
@@ -66,6 +70,7 @@ def collection_json(info: CollectionInfo) -> dict[str, Any]:
         "model_fingerprint": spec.model_fingerprint,
         "created_at": info.created_at,
         "compatible": info.compatible,
+        "store_tokens": spec.store_tokens,
     }
 
 
@@ -74,7 +79,13 @@ def document_json(document: Document) -> dict[str, Any]:
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
-    return {"id": hit.id, "score": float32(hit.score), "text": hit.text, "metadata": hit.metadata}
+    """``{"id", "score", "text", "metadata"}``, plus ``"cosine"`` and ``"maxsim"`` after a
+    rerank."""
+    result = {"id": hit.id, "score": float32(hit.score), "text": hit.text, "metadata": hit.metadata}
+    if hit.maxsim_score is not None:
+        result["cosine"] = float32(hit.cosine)
+        result["maxsim"] = float32(hit.maxsim_score)
+    return result
 
 
 def search_json(queries: Sequence[str], results: Sequence[Sequence[Hit]]) -> list[dict[str, Any]]:
@@ -94,10 +105,48 @@ def embeddings_json(texts: Sequence[str], result: SentenceEmbeddings) -> list[di
 
 
 def compare_json(pairs: Sequence[tuple[str, str]], result: CompareResult) -> list[dict[str, Any]]:
-    """``[{"a": ..., "b": ..., "score": float, "truncated": bool}, ...]``"""
+    """``[{"a", "b", "score" (cosine), "truncated"}, ...]``, each with ``"maxsim"``,
+    ``"hybrid"`` and ``"alignment"`` when they were asked for."""
+    items = []
+    for i, ((a, b), score) in enumerate(zip(pairs, result.scores.tolist(), strict=True)):
+        item: dict[str, Any] = {"a": a, "b": b, "score": float32(score)}
+        item["truncated"] = i in result.truncated
+        if result.maxsim is not None:
+            item["maxsim"] = float32(result.maxsim[i])
+        if result.hybrid is not None:
+            item["hybrid"] = float32(result.hybrid[i])
+        if result.alignments is not None:
+            item["alignment"] = alignment_json(result.alignments[i])
+        items.append(item)
+    return items
+
+
+def alignment_json(alignment: Alignment) -> dict[str, Any]:
+    """``{"a": [token...], "b": [token...]}``; each token ``{"token", "start", "end",
+    "counted", "match", "similarity"}`` (match: index in the other side, -1 if not counted),
+    and ``"similarity"``: the matrix as rows, when it was asked for."""
+    result: dict[str, Any] = {
+        "a": _aligned_json(alignment.a, alignment.a_to_b, alignment.a_to_b_similarity),
+        "b": _aligned_json(alignment.b, alignment.b_to_a, alignment.b_to_a_similarity),
+    }
+    if alignment.similarity is not None:
+        result["similarity"] = [vector_json(row) for row in alignment.similarity]
+    return result
+
+
+def _aligned_json(
+    side: AlignedTokens, matches: npt.NDArray[np.int64], similarity: FloatArray
+) -> list[dict[str, Any]]:
     return [
-        {"a": a, "b": b, "score": float32(score), "truncated": i in result.truncated}
-        for i, ((a, b), score) in enumerate(zip(pairs, result.scores.tolist(), strict=True))
+        {
+            "token": token,
+            "start": int(side.offsets[i, 0]),
+            "end": int(side.offsets[i, 1]),
+            "counted": bool(side.counted[i]),
+            "match": int(matches[i]),
+            "similarity": float32(similarity[i]),
+        }
+        for i, token in enumerate(side.tokens)
     ]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
 from simsearch.client.tables import Column, format_fields, format_table
 from simsearch.types import (
+    Alignment,
     CollectionInfo,
     Document,
     FloatArray,
@@ -25,6 +26,7 @@ from simsearch.types import (
 )
 
 __all__ = [
+    "alignment_table",
     "collection_text",
     "collections_table",
     "compare_table",
@@ -122,13 +124,23 @@ def collections_table(infos: Sequence[CollectionInfo], width: int) -> str:
 
 def hits_text(queries: Sequence[str], results: Sequence[Sequence[Hit]], width: int) -> str:
     """Per query: a ``query: "..."`` line, then its hits best first (or ``(no hits)``)."""
-    columns = [Column("#", "right"), Column("score", "right"), Column("id", max_width=40)]
-    columns += [_TEXT, _METADATA]
+    reranked = any(hit.maxsim_score is not None for hits in results for hit in hits)
+    columns = [Column("#", "right"), Column("score", "right")]
+    if reranked:  # the score is MaxSim or the hybrid; show both parts
+        columns += [Column("cosine", "right"), Column("maxsim", "right")]
+    columns += [Column("id", max_width=40), _TEXT, _METADATA]
     blocks = []
     for number, (query, hits) in enumerate(zip(queries, results, strict=True), start=1):
         title = f"query {number}" if len(queries) > 1 else "query"
         rows = [
-            (rank, score(h.score), h.id, h.text, metadata_text(h.metadata))
+            (
+                rank,
+                score(h.score),
+                *((score(h.cosine), score(h.maxsim_score or 0.0)) if reranked else ()),
+                h.id,
+                h.text,
+                metadata_text(h.metadata),
+            )
             for rank, h in enumerate(hits, start=1)
         ]
         table = format_table(columns, rows, width=width) if rows else "(no hits)"
@@ -167,14 +179,50 @@ def embeddings_text(
 
 
 def compare_table(pairs: Sequence[tuple[str, str]], result: CompareResult, width: int) -> str:
-    columns = [
-        Column("score", "right"),
-        Column("a", max_width=60, flexible=True),
-        Column("b", max_width=60, flexible=True),
+    columns = [Column("cosine" if result.maxsim is not None else "score", "right")]
+    extra: list[list[float]] = []
+    if result.maxsim is not None:
+        columns.append(Column("maxsim", "right"))
+        extra.append(result.maxsim.tolist())
+    if result.hybrid is not None:
+        columns.append(Column("hybrid", "right"))
+        extra.append(result.hybrid.tolist())
+    columns += [Column("a", max_width=60, flexible=True), Column("b", max_width=60, flexible=True)]
+    rows = [
+        (score(s), *(score(values[i]) for values in extra), a, b)
+        for i, ((a, b), s) in enumerate(zip(pairs, result.scores.tolist(), strict=True))
     ]
-    rows = [(score(s), a, b) for (a, b), s in zip(pairs, result.scores.tolist(), strict=True)]
     table = format_table(columns, rows, width=width)
     return table + _truncated_note("pairs", result.truncated)
+
+
+def alignment_table(pair: tuple[str, str], alignment: Alignment) -> str:
+    """Each token of a, the token of b it matches best, where both are in their texts, and
+    their cosine; tokens left out by the token selection show "-"."""
+    columns = [Column("#", "right"), Column("a token"), Column("a text"), Column("a at")]
+    columns += [Column("b token"), Column("b text"), Column("b at"), Column("cosine", "right")]
+    a_text, b_text = pair
+    rows = []
+    for i, token in enumerate(alignment.a.tokens):
+        j = int(alignment.a_to_b[i])
+        row: tuple[object, ...] = (i, token, *_span(a_text, alignment.a.offsets[i]))
+        if j < 0:
+            row += ("-", "", "", "-")
+        else:
+            similarity = score(float(alignment.a_to_b_similarity[i]))
+            row += (alignment.b.tokens[j], *_span(b_text, alignment.b.offsets[j]), similarity)
+        rows.append(row)
+    counted = alignment.a_to_b_similarity[alignment.a.counted]
+    mean = f"MaxSim a->b = {float(counted.mean()):.4f} over {len(counted)} tokens"
+    return f"{format_table(columns, rows)}\n{mean}"
+
+
+def _span(text: str, offsets: np.ndarray) -> tuple[str, str]:
+    """The characters a token covers and ``start:end``; blank for special tokens."""
+    start, end = int(offsets[0]), int(offsets[1])
+    if start == end:
+        return "", ""
+    return text[start:end], f"{start}:{end}"
 
 
 def tokens_table(texts: Sequence[str], tokens: TokenEmbeddings) -> str:

@@ -1,0 +1,226 @@
+"""Quality of sentence embeddings and of MaxSim on STS-B test, through the service over gRPC.
+
+1. Spearman x 100 of the gold scores against the pooled cosine (pooler, cls, mean) and MaxSim
+   (both directions, symmetric; three token selections): one batched Compare per setting.
+2. Retrieval built from STS-B test: queries are sentence 1 of the pairs scored >= 4 whose
+   sentences differ, the corpus is every distinct sentence of the file, the relevant document
+   is the partner; the query itself is excluded from its results. Recall@1, recall@10 and
+   MRR@10 for sentence-embedding search alone, then reranked by MaxSim (depth 50 and 200), and
+   by the hybrid score. Also the latency a rerank adds per query (one query per call).
+
+The reference figures in the issue were measured with plain transformers in float32; the
+server runs in float32 here too (``--dtype`` to try others).
+
+    .venv/bin/python bench/quality.py [--dtype float32] [--latency-queries 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from common import chunks, load_sts, local_server, print_table, spearman
+
+from simsearch.client import Client
+from simsearch.types import Hit
+
+BATCH = 128
+REFERENCE_SPEARMAN = {
+    "MaxSim symmetric, all tokens": 82.76,
+    "MaxSim q->d, all tokens": 81.26,
+    "MaxSim d->q, all tokens": 81.87,
+    "MaxSim symmetric, no special": 82.27,
+}
+REFERENCE_MRR = {
+    ("pooler", "none"): 0.851,
+    ("pooler", "MaxSim @50"): 0.881,
+    ("mean", "none"): 0.873,
+    ("mean", "MaxSim @50"): 0.889,
+}
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    queries: list[str]
+    relevant: list[str]  # the id of each query's partner
+    corpus: dict[str, str]  # id -> text
+    query_ids: list[str]
+
+
+def build_retrieval() -> Retrieval:
+    pairs = load_sts()
+    distinct = sorted({s for pair in pairs for s in (pair.a, pair.b)})
+    ids = {text: f"s{i}" for i, text in enumerate(distinct)}
+    chosen = [pair for pair in pairs if pair.score >= 4 and pair.a != pair.b]
+    return Retrieval(
+        queries=[pair.a for pair in chosen],
+        relevant=[ids[pair.b] for pair in chosen],
+        corpus={ids[text]: text for text in distinct},
+        query_ids=[ids[pair.a] for pair in chosen],
+    )
+
+
+def spearman_table(client: Client) -> None:
+    pairs = load_sts()
+    gold = [pair.score for pair in pairs]
+    texts = [(pair.a, pair.b) for pair in pairs]
+    rows: list[list[Any]] = []
+    for pooling in ("pooler", "cls", "mean"):
+        scores = np.concatenate(
+            [client.compare(c, pooling=pooling).scores for c in chunks(texts, BATCH)]
+        )
+        rows.append([f"cosine, {pooling} pooling", 100 * spearman(gold, scores), "", ""])
+    settings = [
+        ("symmetric", "all"),
+        ("query_to_document", "all"),
+        ("document_to_query", "all"),
+        ("symmetric", "no_special"),
+        ("query_to_document", "no_special"),
+        ("symmetric", "words"),
+    ]
+    names = {"symmetric": "symmetric", "query_to_document": "q->d", "document_to_query": "d->q"}
+    selections = {"all": "all tokens", "no_special": "no special", "words": "words only"}
+    for direction, tokens in settings:
+        scores = np.concatenate(
+            [
+                _maxsim(client.compare(c, maxsim=True, direction=direction, tokens=tokens))
+                for c in chunks(texts, BATCH)
+            ]
+        )
+        name = f"MaxSim {names[direction]}, {selections[tokens]}"
+        value = 100 * spearman(gold, scores)
+        reference = REFERENCE_SPEARMAN.get(name)
+        rows.append(
+            [
+                name,
+                value,
+                "" if reference is None else reference,
+                "" if reference is None else f"{value - reference:+.2f}",
+            ]
+        )
+    print_table(
+        f"STS-B test ({len(pairs)} pairs): Spearman x 100 of gold score vs similarity",
+        ["similarity", "spearman", "reference", "diff"],
+        rows,
+    )
+
+
+def _maxsim(result: Any) -> np.ndarray:
+    assert result.maxsim is not None
+    return np.asarray(result.maxsim)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    options: dict[str, Any]
+
+
+SETTINGS = [
+    Setting("none", {}),
+    Setting("MaxSim @50", {"rerank": True, "depth": 50}),
+    Setting("MaxSim @200", {"rerank": True, "depth": 200}),
+    Setting("hybrid a=0.5 @50", {"depth": 50, "alpha": 0.5}),
+    Setting("hybrid a=0.5 @200", {"depth": 200, "alpha": 0.5}),
+    Setting("hybrid a=0.3 @50", {"depth": 50, "alpha": 0.3}),
+    Setting("hybrid a=0.7 @50", {"depth": 50, "alpha": 0.7}),
+]
+
+
+def search(
+    client: Client, collection: str, queries: Sequence[str], setting: Setting
+) -> list[list[Hit]]:
+    """Top 10 without the query itself: ask for one more (and rerank one more, so the
+    depth counts candidates other than the query)."""
+    options = dict(setting.options)
+    if "depth" in options:
+        options["depth"] += 1
+    results = []
+    for chunk in chunks(queries, BATCH):
+        results += client.search(collection, list(chunk), k=11, **options)
+    return results
+
+
+def metrics(results: list[list[Hit]], data: Retrieval) -> tuple[float, float, float]:
+    r1 = r10 = mrr = 0.0
+    for hits, own, relevant in zip(results, data.query_ids, data.relevant, strict=True):
+        ranked = [hit.id for hit in hits if hit.id != own][:10]
+        if relevant in ranked:
+            rank = ranked.index(relevant) + 1
+            r1 += rank == 1
+            r10 += 1
+            mrr += 1 / rank
+    n = len(results)
+    return r1 / n, r10 / n, mrr / n
+
+
+def per_query_ms(
+    client: Client, collection: str, queries: Sequence[str], setting: Setting
+) -> float:
+    options = dict(setting.options)
+    if "depth" in options:
+        options["depth"] += 1
+    client.search(collection, queries[0], k=11, **options)  # warm-up
+    start = time.perf_counter()
+    for query in queries:
+        client.search(collection, query, k=11, **options)
+    return 1000 * (time.perf_counter() - start) / len(queries)
+
+
+def retrieval_table(client: Client, latency_queries: int) -> None:
+    data = build_retrieval()
+    documents = [{"id": i, "text": t} for i, t in data.corpus.items()]
+    rows: list[list[Any]] = []
+    for pooling in ("pooler", "cls", "mean"):
+        name = f"sts_{pooling}"
+        client.create_collection(name, pooling=pooling, store_tokens=True)
+        client.upsert(name, documents, batch_size=128)
+        base_ms = per_query_ms(client, name, data.queries[:latency_queries], SETTINGS[0])
+        for setting in SETTINGS:
+            r1, r10, mrr = metrics(search(client, name, data.queries, setting), data)
+            ms = per_query_ms(client, name, data.queries[:latency_queries], setting)
+            reference = REFERENCE_MRR.get((pooling, setting.name))
+            rows.append(
+                [
+                    f"{pooling:6} {setting.name}",
+                    r1,
+                    r10,
+                    mrr,
+                    "" if reference is None else reference,
+                    f"{ms:.1f}",
+                    f"{ms - base_ms:+.1f}",
+                ]
+            )
+    print_table(
+        f"Retrieval on STS-B test: {len(data.queries)} queries, {len(data.corpus)} documents "
+        "(tokens stored, symmetric MaxSim over all tokens)",
+        ["pooling / rerank", "R@1", "R@10", "MRR@10", "ref MRR", "ms/query", "added ms"],
+        rows,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dtype", default="float32", help="server precision (default float32)")
+    parser.add_argument("--latency-queries", type=int, default=100)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with local_server(dtype=args.dtype) as client:
+        info = client.info().model
+        print(
+            f"model {info.name} ({info.hidden_size}d), precision {info.precision}, "
+            f"max length {info.max_length}"
+        )
+        spearman_table(client)
+        retrieval_table(client, args.latency_queries)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
