@@ -8,7 +8,8 @@ raises ``FailedPreconditionError`` rather than mixing vector spaces.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,12 @@ from simsearch.engine import validation as check
 from simsearch.engine.maxsim import align, combine, maxsim_many, token_vectors
 from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
 from simsearch.engine.reranking import DEFAULT_DEPTH, candidate_tokens, rerank_hits
-from simsearch.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from simsearch.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    SimsearchError,
+)
 from simsearch.types import (
     Alignment,
     CollectionInfo,
@@ -34,9 +40,36 @@ from simsearch.types import (
     SentenceEmbeddings,
     TextInput,
     TokenEmbeddings,
+    TokenVectors,
 )
 
 __all__ = ["Engine", "PairScores", "SearchResults"]
+
+
+@dataclass(frozen=True)
+class _EmbeddedBatch:
+    """Documents embedded for a collection, ready to commit."""
+
+    target: Collection
+    documents: Sequence[Document]
+    embeddings: FloatArray
+    tokens: list[TokenVectors] | None
+    truncated: tuple[int, ...]
+
+    def commit(self) -> None:
+        self.target.upsert(self.documents, self.embeddings, self.tokens)
+
+
+def _finished(pending: Future[None] | None, size: int) -> int:
+    """``size`` if the pending commit succeeded, else 0 (waiting for it either way)."""
+    if pending is None:
+        return 0
+    try:
+        pending.result()
+    except SimsearchError:
+        return 0
+    return size
+
 
 FLAT_INDEX = "flat"
 
@@ -218,16 +251,57 @@ class Engine:
     ) -> tuple[int, ...]:
         """Embed and store; returns once committed. Returns the truncated indices."""
         target = self._usable(collection)
+        batch = self._embed_documents(target, documents, truncate)
+        batch.commit()
+        return batch.truncated
+
+    def upsert_stream(
+        self, collection: str, chunks: Iterable[tuple[Sequence[Document], bool]]
+    ) -> tuple[int, tuple[int, ...]]:
+        """Bulk upsert of ``(documents, truncate)`` chunks: chunk i+1 is embedded while chunk
+        i commits (one commit in flight, in order). Returns the number stored and the indices
+        (over the whole stream) of truncated texts.
+
+        On an error, every earlier chunk is committed and the error's message says how many
+        documents that is; the failing chunk and those after it are not stored.
+        """
+        target = self._usable(collection)
+        committed = 0
+        truncated: list[int] = []
+        pending: Future[None] | None = None
+        pending_size = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="simsearch-commit") as committer:
+            try:
+                sent = 0
+                for documents, truncate in chunks:
+                    batch = self._embed_documents(target, documents, truncate)
+                    if pending is not None:
+                        pending.result()
+                        committed += pending_size
+                    pending, pending_size = committer.submit(batch.commit), len(documents)
+                    truncated += [sent + i for i in batch.truncated]
+                    sent += len(documents)
+                if pending is not None:
+                    pending.result()
+                    committed += pending_size
+            except SimsearchError as exc:
+                committed += _finished(pending, pending_size)
+                raise type(exc)(f"{exc} ({committed} documents were committed before)") from exc
+        return committed, tuple(truncated)
+
+    def _embed_documents(
+        self, target: Collection, documents: Sequence[Document], truncate: bool
+    ) -> _EmbeddedBatch:
+        """Check and embed documents for ``target`` (token vectors too if it keeps them)."""
         check.check_documents(documents, self.limits)
         texts = [doc.text for doc in documents]
         pooling = target.spec.pooling
         if target.spec.store_tokens:
             encoded, tokens = self._encoder.encode_with_tokens(texts, pooling, truncate=truncate)
-            target.upsert(documents, encoded.embeddings, [token_vectors(t) for t in tokens])
-        else:
-            encoded = self._encoder.encode(texts, pooling, normalize=True, truncate=truncate)
-            target.upsert(documents, encoded.embeddings)
-        return encoded.truncated
+            vectors = [token_vectors(t) for t in tokens]
+            return _EmbeddedBatch(target, documents, encoded.embeddings, vectors, encoded.truncated)
+        encoded = self._encoder.encode(texts, pooling, normalize=True, truncate=truncate)
+        return _EmbeddedBatch(target, documents, encoded.embeddings, None, encoded.truncated)
 
     def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
         """Documents in the order asked; NotFoundError names any unknown id."""

@@ -6,7 +6,7 @@ Decoding raises ``InvalidArgumentError`` for anything the wire allows but the se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,21 @@ def query_vectors_from_wire(tensor: tensor_pb2.Tensor) -> FloatArray:
 
 def document_from_wire(doc: pb.Document) -> Document:
     return Document(id=doc.id, text=doc.text, metadata=struct_to_dict(doc.metadata))
+
+
+def upsert_chunks(
+    first: pb.UpsertRequest, rest: Iterator[pb.UpsertRequest]
+) -> Iterator[tuple[list[Document], bool]]:
+    """The documents and truncate flag of each chunk of an upsert stream; every chunk must
+    name the first chunk's collection."""
+    yield [document_from_wire(doc) for doc in first.documents], first.truncate
+    for number, chunk in enumerate(rest, start=1):
+        if chunk.collection != first.collection:
+            raise InvalidArgumentError(
+                f"chunk {number} names collection {chunk.collection!r}; an upsert stream "
+                f"writes to one collection ({first.collection!r})"
+            )
+        yield [document_from_wire(doc) for doc in chunk.documents], chunk.truncate
 
 
 def document_to_wire(doc: Document) -> pb.Document:

@@ -11,7 +11,7 @@ import grpc
 
 from simsearch import __version__
 from simsearch.engine import Engine
-from simsearch.errors import SimsearchError
+from simsearch.errors import InvalidArgumentError
 from simsearch.server import convert
 from simsearch.server.handling import rpc
 from simsearch.v1 import simsearch_pb2 as pb
@@ -123,15 +123,12 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     def UpsertStream(
         self, request_iterator: Iterator[pb.UpsertRequest], context: Context
     ) -> pb.UpsertResponse:
-        upserted, truncated = 0, []
-        for chunk in request_iterator:
-            documents = [convert.document_from_wire(doc) for doc in chunk.documents]
-            try:
-                cut = self._engine.upsert(chunk.collection, documents, truncate=chunk.truncate)
-            except SimsearchError as exc:
-                raise type(exc)(f"{exc} ({upserted} documents were committed before)") from exc
-            truncated += [upserted + i for i in cut]
-            upserted += len(documents)
+        first = next(request_iterator, None)
+        if first is None:
+            raise InvalidArgumentError("the stream carried no UpsertRequest")
+        upserted, truncated = self._engine.upsert_stream(
+            first.collection, convert.upsert_chunks(first, request_iterator)
+        )
         return pb.UpsertResponse(upserted=upserted, truncated=truncated)
 
     @rpc
