@@ -8,7 +8,12 @@ Benchmarks are programs, not tests: run them from the repository root, e.g.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -81,6 +86,64 @@ def local_server(**settings: Any) -> Iterator[Client]:
                 yield client
         finally:
             running.stop(grace=5.0)
+
+
+@contextmanager
+def server_process(data_dir: Path, *flags: str, log: Path | None = None) -> Iterator[str]:
+    """``simsearch serve`` as a child process on a free loopback port, over ``data_dir``;
+    yields its address once health says SERVING, and stops it with SIGTERM after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "simsearch", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--data-dir", str(data_dir), *flags]
+    output = open(log or os.devnull, "w")  # noqa: SIM115 - closed below
+    child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        _wait_serving(address, child)
+        yield address
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        output.close()
+
+
+def _wait_serving(address: str, child: subprocess.Popen[bytes], limit: float = 300) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + limit
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise SystemExit(f"the server exited with code {child.returncode}")
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise SystemExit(f"the server at {address} was not serving after {limit:.0f} s")
+
+
+def sts_sentences() -> list[str]:
+    """Every distinct sentence of the STS Benchmark's three splits, in a fixed order."""
+    seen: dict[str, None] = {}
+    for split in ("train", "dev", "test"):
+        for pair in load_sts(split):
+            seen.setdefault(pair.a)
+            seen.setdefault(pair.b)
+    return list(seen)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -588,6 +588,8 @@ DOCUMENT_CASES = [
 ]
 
 ENCODE_CASES = [
+    case(lambda e: e.encode("abc"), InvalidArgumentError, "encode-bare-string"),  # type: ignore[arg-type]
+    case(lambda e: e.search("docs", "abc", k=1), InvalidArgumentError, "search-bare-string"),
     case(lambda e: e.encode([]), InvalidArgumentError, "encode-empty"),
     case(lambda e: e.encode(["a"] * 9), LimitExceededError, "encode-9"),
     case(lambda e: e.encode(["a", "\n"]), InvalidArgumentError, "encode-blank"),

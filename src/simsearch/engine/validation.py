@@ -77,6 +77,8 @@ def check_text(field: str, text: str, limits: Limits) -> None:
 
 def check_inputs(field: str, inputs: Sequence[TextInput], limits: Limits) -> None:
     """Texts or text pairs: a batch of non-blank texts within the size limits."""
+    if isinstance(inputs, str):  # a bare string would be taken as a batch of characters
+        raise InvalidArgumentError(f"{field} must be a list of texts, not one string")
     check_batch(field, len(inputs), limits)
     for i, item in enumerate(inputs):
         if isinstance(item, tuple):
