@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import simsearch
+from simsearch.errors import UnavailableError
 from simsearch.index import FaissCatalog, FaissCollection
 from simsearch.index.collection import SNAPSHOT_FILE, STORE_FILE
 from simsearch.index.snapshot import read_snapshot
@@ -131,8 +132,19 @@ CORRUPTIONS: dict[str, Callable[[Path], object]] = {
     "garbage": lambda path: path.write_bytes(os.urandom(5000)),
     "other-dimension": rewrite(dimension=16),
     "other-collection": rewrite(uid="someone-else"),
-    "newer-than-store": rewrite(last_change=10**6),
 }
+
+
+def test_a_snapshot_newer_than_the_store_refuses_to_open(tmp_path: Path) -> None:
+    """An intact snapshot only holds committed changes: a store behind it has lost
+    acknowledged writes, which must stop the collection rather than be served without them."""
+    catalog = FaissCatalog(tmp_path)
+    corpus = Corpus.empty()
+    corpus.upsert(catalog.create(spec()), ids(0, 20), unit_vectors(20, seed=1))
+    catalog.close()
+    rewrite(last_change=10**6)(tmp_path / "docs" / SNAPSHOT_FILE)
+    with pytest.raises(UnavailableError, match=r"lost acknowledged writes.*index\.faiss"):
+        FaissCatalog(tmp_path).open("docs")
 
 
 @pytest.mark.parametrize("index", ["flat", HNSW])

@@ -43,8 +43,9 @@ _DROPPED = ".dropped-"
 class FaissCatalog:
     """Collections of documents and FAISS indexes under ``data_dir`` (the ``Catalog`` protocol).
 
-    checkpoint_every: documents changed (inserted plus deleted) between index snapshots; a
-        crash costs at most a replay of that many store rows on the next open.
+    checkpoint_every: documents changed (inserted plus deleted) between index snapshots, or a
+        quarter of the collection's documents when that is more; a crash costs at most a
+        replay of that many store rows on the next open.
     busy_timeout: seconds a store write waits for a lock held by another process (a backup,
         the sqlite3 shell) before it fails with UnavailableError.
     """

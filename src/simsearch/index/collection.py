@@ -8,10 +8,11 @@ the change to FAISS, then train, compact or checkpoint if due. FAISS is touched 
 commit succeeded, so a storage failure (``UnavailableError``) leaves both as they were.
 
 Search: one FAISS call for the batch of queries; labels are joined to the stored id, text and
-metadata. Kinds that store vectors lossily (PQ, SQ, PCA/OPQ) have their hits rescored with the
-stored embeddings, so every score is the exact cosine similarity (``min_score`` relies on it);
-the candidates are still the ones FAISS found. A filter is a pre-filter: SQL picks the
-candidate labels, then
+metadata. Kinds that store vectors lossily (PQ, SQ, PCA/OPQ) ask FAISS for ``k_factor`` times
+k candidates and rescore them with the stored embeddings, so every score is the exact cosine
+similarity (``min_score`` relies on it) and the k kept are the best of the candidates FAISS
+found. ``SearchParams`` (efSearch, nprobe) apply to that one call, see ``kinds``. A filter is a
+pre-filter: SQL picks the candidate labels, then
 
 - exact indexes (``"flat"``, or any kind before it is trained) search with an id selector;
 - approximate ones search the candidates exactly with numpy over their stored embeddings when
@@ -19,10 +20,14 @@ candidate labels, then
   misses hits: HNSW's graph and IVF's probed lists hold few of them), else FAISS with an id
   selector.
 
-Checkpoints (snapshots): after every ``checkpoint_every`` documents changed (rows inserted plus
-rows deleted) since the last one, on :meth:`checkpoint` and :meth:`close`, and after a rebuild,
-a training or a compaction. Training and compaction run in the writing call, under the lock.
-Thread-safe: one lock per collection guards the store connection and the index.
+Checkpoints (snapshots): after ``max(checkpoint_every, count // 4)`` documents changed (rows
+inserted plus rows deleted) since the last one, on :meth:`checkpoint` and :meth:`close`, and
+after a rebuild, a training or a compaction. The interval grows with the collection so that
+rewriting a big index does not dominate a bulk ingest (the snapshots of a growing collection
+then add up to about five times its final size, not size²/checkpoint_every); the price is a
+replay of at most a quarter of the collection after a crash. Training and compaction run in
+the writing call, under the lock. Thread-safe: one lock per collection guards the store
+connection and the index.
 """
 
 from __future__ import annotations
@@ -104,14 +109,14 @@ class FaissCollection:
         store = Store.open(directory / STORE_FILE, directory.name, timeout=busy_timeout)
         try:
             kind = _kind(store.meta.spec)
-            vectors, rebuilt = recovery.load(store, kind, directory / SNAPSHOT_FILE)
+            vectors, ahead = recovery.load(store, kind, directory / SNAPSHOT_FILE)
         except BaseException:
             store.close()
             raise
         collection = cls(directory, store, vectors, checkpoint_every=checkpoint_every)
         try:
             with collection._locked():
-                if rebuilt:
+                if ahead:  # rebuilt or replayed: snapshot now, or crashes pile up replays
                     collection._checkpoint_quietly()
                 collection._maintain()
         except BaseException:
@@ -212,14 +217,17 @@ class FaissCollection:
 
         Hits are sorted by descending score; fewer than k when fewer documents match (or, for
         approximate kinds, when the index finds fewer). ``filter``: metadata equality, see
-        ``simsearch.index.filters``.
+        ``simsearch.index.filters``. ``params``: efSearch / nprobe for this call (None keeps
+        the collection's); InvalidArgumentError for values never valid, ignored where they do
+        not apply to the kind.
         """
         queries = records.as_vectors(queries, self.spec.dimension, "queries")
         if k <= 0:
             raise InvalidArgumentError(f"k must be positive, got {k}")
+        self._kind.check(params)
         where = filter_sql(filter) if filter else None
         with self._locked():
-            scores, labels = self._nearest(queries, k, where)
+            scores, labels = self._nearest(queries, k, where, params)
             return self._hits(scores, labels)
 
     def checkpoint(self) -> None:
@@ -269,7 +277,7 @@ class FaissCollection:
             self._vectors = recovery.rebuild(self._store, self._kind)
         self._pending += len(change.added) + len(change.removed)
         self._maintain()
-        if self._pending >= self._checkpoint_every:
+        if self._pending >= max(self._checkpoint_every, self._vectors.count // 4):
             self._checkpoint_quietly()
 
     def _maintain(self) -> None:
@@ -285,28 +293,29 @@ class FaissCollection:
     # -- search -----------------------------------------------------------------------------
 
     def _nearest(
-        self, queries: FloatArray, k: int, where: tuple[str, list[Any]] | None
+        self,
+        queries: FloatArray,
+        k: int,
+        where: tuple[str, list[Any]] | None,
+        params: SearchParams | None,
     ) -> tuple[FloatArray, IntArray]:
         if where is None:
-            return self._search(queries, k, None)
+            return self._search(queries, k, None, params)
         candidates = self._store.labels_where(*where)
         if self._vectors.exact or len(candidates) > EXACT_FILTER_LIMIT:
-            return self._search(queries, k, candidates)
+            return self._search(queries, k, candidates, params)
         labels, vectors = self._store.embeddings_by_label(candidates)
         return exact.top_k(queries, vectors, labels, k)
 
     def _search(
-        self, queries: FloatArray, k: int, allowed: IntArray | None
+        self, queries: FloatArray, k: int, allowed: IntArray | None, params: SearchParams | None
     ) -> tuple[FloatArray, IntArray]:
-        """FAISS search; a lossy kind's scores are replaced by exact ones from the store."""
+        """FAISS search; a lossy kind's candidates are rescored with the stored embeddings."""
         limit = self._vectors.count if allowed is None else len(allowed)
         if limit == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        scores, labels = self._vectors.search(queries, min(k, limit), allowed)
-        if self._vectors.exact_scores:
-            return scores, labels
-        known, vectors = self._store.embeddings_by_label(np.unique(labels[labels >= 0]))
-        return exact.rescore(queries, labels, known, vectors)
+        stored = self._store.embeddings_by_label
+        return self._vectors.search_rescored(queries, min(k, limit), stored, allowed, params)
 
     def _hits(self, scores: FloatArray, labels: IntArray) -> list[list[Hit]]:
         rows = self._store.hits(np.unique(labels[labels >= 0]))

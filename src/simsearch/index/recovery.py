@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from simsearch.errors import UnavailableError
 from simsearch.index.kinds import IndexKind
 from simsearch.index.snapshot import Snapshot, SnapshotError, read_snapshot
 from simsearch.index.store import Store
@@ -27,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 def load(store: Store, kind: IndexKind, path: Path) -> tuple[VectorIndex, bool]:
-    """The index for ``store`` and whether it was rebuilt (then it has no snapshot yet)."""
+    """The index for ``store`` and whether it is ahead of its snapshot file (rebuilt, or store
+    changes replayed): then the caller checkpoints it, so replays never pile up over crashes."""
     try:
-        return _from_snapshot(store, kind, path), False
+        vectors, last_change = _from_snapshot(store, kind, path)
+        return vectors, last_change < store.last_change
     except SnapshotError as exc:
         if store.last_change:  # a new collection has no snapshot: nothing to warn about
             logger.warning(
@@ -71,7 +74,8 @@ def replay(store: Store, vectors: VectorIndex, since: int) -> None:
         vectors.add(labels, embeddings)
 
 
-def _from_snapshot(store: Store, kind: IndexKind, path: Path) -> VectorIndex:
+def _from_snapshot(store: Store, kind: IndexKind, path: Path) -> tuple[VectorIndex, int]:
+    """The snapshot's index with the store's newer changes replayed, and its ``last_change``."""
     snapshot = read_snapshot(path)
     _check_belongs(snapshot, store, kind)
     try:
@@ -86,7 +90,7 @@ def _from_snapshot(store: Store, kind: IndexKind, path: Path) -> VectorIndex:
     replay(store, vectors, snapshot.last_change)
     if vectors.count != store.count():
         raise SnapshotError(f"after replay it has {vectors.count} vectors for {store.count()}")
-    return vectors
+    return vectors, snapshot.last_change
 
 
 def _check_belongs(snapshot: Snapshot, store: Store, kind: IndexKind) -> None:
@@ -95,7 +99,15 @@ def _check_belongs(snapshot: Snapshot, store: Store, kind: IndexKind) -> None:
         if getattr(snapshot, field) != value:
             raise SnapshotError(f"it has {field} {getattr(snapshot, field)!r}, not {value!r}")
     if snapshot.last_change > store.last_change:
-        raise SnapshotError(f"it is at change {snapshot.last_change}, the store at an older one")
+        # The snapshot is intact (checksummed) and only ever holds committed changes, so the
+        # store has lost acknowledged writes (e.g. a cut -wal file). Serving would hide that.
+        raise UnavailableError(
+            f"collection {store.meta.spec.name!r}: the store {store.path} is at change "
+            f"{store.last_change} but its index snapshot holds change {snapshot.last_change}: "
+            "the store has lost acknowledged writes (a damaged or truncated -wal file?). "
+            "Restore the collection from a backup, or delete its index.faiss to accept the loss "
+            "and rebuild the index from what the store holds"
+        )
     if snapshot.stage not in STAGES or (snapshot.stage == "staging" and not kind.train_size):
         raise SnapshotError(f"stage {snapshot.stage!r} does not fit index {kind.text!r}")
 

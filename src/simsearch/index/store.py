@@ -109,9 +109,10 @@ class Meta:
 class Store:
     """One collection's SQLite database. Use :meth:`initialise` once, then :meth:`open`."""
 
-    def __init__(self, db: sqlite3.Connection, name: str) -> None:
+    def __init__(self, db: sqlite3.Connection, name: str, path: Path) -> None:
         self._db = db
         self._name = name
+        self.path = path
         self.meta = self._read_meta()
         self.dimension = self.meta.spec.dimension
         self._stores_tokens = self.meta.spec.store_tokens
@@ -141,11 +142,12 @@ class Store:
         """Open an initialised store; UnavailableError if it is missing or unreadable."""
         if not path.is_file():
             raise UnavailableError(f"collection {name!r}: its store {path.name} is missing")
-        with _guard(name, "open the store"):
+        with _guard(name, f"open the store {path}"):
             db = _connect(path, timeout=timeout)
         try:
-            with _guard(name, "read the store"):
-                return cls(db, name)
+            with _guard(name, f"read the store {path}"):
+                _check_intact(db, name, path)
+                return cls(db, name, path)
         except BaseException:
             db.close()
             raise
@@ -340,6 +342,17 @@ def _connect(path: Path, *, timeout: float) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
     return db
+
+
+def _check_intact(db: sqlite3.Connection, name: str, path: Path) -> None:
+    """``PRAGMA quick_check`` (reads every page: 0.2-0.6 s for 100k documents of d=384): a damaged
+    store stops the open rather than serving wrong or missing rows."""
+    problems = [" ".join(str(row[0]).split()) for row in db.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        raise UnavailableError(
+            f"collection {name!r}: the store {path} is damaged ({'; '.join(problems)}); "
+            "restore it from a backup, or move the collection's folder out of the data directory"
+        )
 
 
 @contextmanager

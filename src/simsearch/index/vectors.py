@@ -10,24 +10,55 @@ Labels are the store's int64 labels; FAISS's ``-1`` (no result) is passed throug
   every search excludes with an id selector, so a deleted label never comes back. When they are
   over ``TOMBSTONE_RATIO`` of the vectors in the index, :attr:`needs_compaction` asks for a
   rebuild from the store.
+- Search: one FAISS call per batch of queries, with per-call ``SearchParameters`` (request
+  overrides of efSearch / nprobe, id selectors), never by changing the shared index.
+
+Threads and BLAS, measured on the 2-core target (queries/s, k=10, each line its own process)::
+
+    exact, 100k x 384                         nq=1   nq=8  nq=64
+    FAISS as shipped, 2 OpenMP threads          73    234    234
+    BLAS from nq*d >= BLAS_THRESHOLD, 2 threads  -    351   1380
+    one OpenMP thread, sequential scan         135    131    127
+    numpy matmul + argpartition                125    247    560
+
+    HNSW32, 20k x 384, machine loaded by other processes    nq=1   nq=4
+    2 OpenMP threads                                         125  12595
+    1 OpenMP thread                                        21823   9125
+
+FAISS 1.15 compares ``nq * d`` with ``distance_compute_blas_threshold`` (128000: BLAS only from
+334 queries at d=384), so batches of 8-300 queries took the sequential path, 3-6x slower than
+BLAS; we lower it to ``BLAS_THRESHOLD``. Small batches have the opposite problem, the known
+OpenBLAS/OpenMP one (faiss#53, the FAISS wiki's "slow brute-force search with OpenBLAS"): with
+fewer queries than threads FAISS splits the database over threads that each run OpenBLAS
+sgemm on one query, and any parallel region waits for every thread to be scheduled, which on a
+busy machine costs milliseconds per call. So batches of fewer than ``SMALL_BATCH`` queries run
+on one OpenMP thread; the setting is an OpenMP ICV of the calling thread, so concurrent
+searches in other threads keep theirs. numpy was no faster and would add a second thread pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
+from simsearch.index import exact
 from simsearch.index.kinds import IndexKind, exact_index, search_parameters
-from simsearch.types import FloatArray, IntArray
+from simsearch.types import FloatArray, IntArray, SearchParams
 
-__all__ = ["STAGES", "TOMBSTONE_RATIO", "VectorIndex"]
+__all__ = ["BLAS_THRESHOLD", "SMALL_BATCH", "STAGES", "TOMBSTONE_RATIO", "VectorIndex"]
 
 TOMBSTONE_RATIO = 0.2
 STAGES = ("staging", "native")  # exact until trained; the kind's own index
+BLAS_THRESHOLD = 8 * 384  # nq * d from which exact search uses BLAS (see the docstring)
+SMALL_BATCH = 4  # fewer queries than this search on one OpenMP thread (see the docstring)
+
+# Process-wide FAISS setting, and faiss lives only in this package: set once on import.
+faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
 
 
 class VectorIndex:
@@ -125,25 +156,55 @@ class VectorIndex:
             self._excluded = None
 
     def search(
-        self, queries: FloatArray, k: int, allowed: IntArray | None = None
+        self,
+        queries: FloatArray,
+        k: int,
+        allowed: IntArray | None = None,
+        params: SearchParams | None = None,
     ) -> tuple[FloatArray, IntArray]:
         """Top-k per row of ``queries`` ``(nq, d) float32``, one FAISS call for the batch.
 
         allowed: labels a hit must come from (a metadata pre-filter), or None for all.
+        params: efSearch / nprobe for this call (checked by ``IndexKind.check``), None for the
+            kind's own; ignored while the index is exact.
         Returns scores ``(nq, k) float32`` (inner products, descending) and labels
         ``(nq, k) int64``, ``-1`` where there is no k-th hit.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        request = None if self.exact else params
+        selector: Any
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
         elif self._tombstones:
             selector = self._excluding_tombstones()
         else:
-            scores, labels = self._index.search(queries, k)
-            return scores, labels
-        params = search_parameters(self._index, selector)
-        scores, labels = self._index.search(queries, k, params=params)
+            selector = None
+        search_params = None
+        if selector is not None or request is not None:
+            search_params = search_parameters(self._index, selector, request)
+        with _threads_for(len(queries)):
+            scores, labels = self._index.search(queries, k, params=search_params)
         return scores, labels
+
+    def search_rescored(
+        self,
+        queries: FloatArray,
+        k: int,
+        stored: Callable[[IntArray], tuple[IntArray, FloatArray]],
+        allowed: IntArray | None = None,
+        params: SearchParams | None = None,
+    ) -> tuple[FloatArray, IntArray]:
+        """:meth:`search` with exact scores whatever the kind: a lossy kind's top
+        ``k * kind.k_factor`` candidates are rescored with their stored embeddings and the k
+        best kept. ``stored(labels)`` returns ``(sorted labels, (n, d) float32 embeddings)``
+        for those that exist; the others score ``-inf`` and sort last."""
+        if self.exact_scores:
+            return self.search(queries, k, allowed, params)
+        fetch = max(k, min(k * self.kind.k_factor, int(self._index.ntotal)))
+        _, labels = self.search(queries, fetch, allowed, params)
+        known, vectors = stored(np.unique(labels[labels >= 0]))
+        scores, labels = exact.rescore(queries, labels, known, vectors)
+        return scores[:, :k], labels[:, :k]
 
     def to_bytes(self) -> npt.NDArray[np.uint8]:
         """``faiss.serialize_index`` of the index (tombstones are kept separately)."""
@@ -155,3 +216,18 @@ class VectorIndex:
             batch = faiss.IDSelectorBatch(self.tombstones)
             self._excluded = (batch, faiss.IDSelectorNot(batch))
         return self._excluded[1]
+
+
+@contextmanager
+def _threads_for(queries: int) -> Iterator[None]:
+    """One OpenMP thread for a batch smaller than ``SMALL_BATCH``, in the calling thread only
+    (``omp_set_num_threads`` sets that thread's ICV), restored afterwards."""
+    if queries >= SMALL_BATCH:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
