@@ -6,8 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simsearch.encoder import BertEncoder
+from simsearch.encoder.batching import PASS_TOKENS, plan_batches
 from simsearch.types import Pooling, TextInput
 from support.reference import Reference, assert_close
 
@@ -105,3 +108,50 @@ def test_concurrent_callers_get_their_own_results(tiny_encoder: BertEncoder) -> 
         results = list(pool.map(run, list(Pooling) * 8))
     for pooling, embeddings in results:
         assert_close(embeddings, expected[pooling])
+
+
+def _greedy(lengths: list[int], batch_size: int, batch_tokens: int) -> list[list[int]]:
+    """Sorted rows, each batch filled up to its limits: the plan to beat."""
+    batches: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        last = batches[-1] if batches else []
+        if batches and len(last) < batch_size and (len(last) + 1) * lengths[index] <= batch_tokens:
+            last.append(index)
+            continue
+        batches.append([index])
+    return batches
+
+
+def _cost(lengths: list[int], batches: list[list[int]]) -> int:
+    return sum(PASS_TOKENS + len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=512), max_size=80),
+    batch_size=st.integers(min_value=1, max_value=64),
+    batch_tokens=st.integers(min_value=1, max_value=4096),
+)
+def test_plan_batches_bounds_rows_and_padded_tokens(
+    lengths: list[int], batch_size: int, batch_tokens: int
+) -> None:
+    batches = plan_batches(lengths, batch_size, batch_tokens)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert all(batch for batch in batches)
+    order = [lengths[i] for batch in batches for i in batch]
+    assert order == sorted(order)  # shortest first, so each batch pads little
+    for batch in batches:
+        padded = len(batch) * max(lengths[i] for i in batch)
+        assert len(batch) <= batch_size
+        assert padded <= batch_tokens or len(batch) == 1  # a row over the budget runs alone
+    assert _cost(lengths, batches) <= _cost(lengths, _greedy(lengths, batch_size, batch_tokens))
+
+
+def test_plan_batches_trades_padding_against_passes() -> None:
+    # Eight short rows and one long: padding the short ones to 100 costs more than a pass.
+    lengths = [5] * 8 + [100]
+    assert plan_batches(lengths, 32, 8192) == [list(range(8)), [8]]
+    # Similar lengths: one pass beats two.
+    assert plan_batches([10, 11, 12, 13], 32, 8192) == [[0, 1, 2, 3]]
+    # At most 3 rows: 2 + 2 (padded 22 + 26) beats 1 + 3 (10 + 39) and 3 + 1 (36 + 13).
+    assert plan_batches([10, 11, 12, 13], 3, 8192) == [[0, 1], [2, 3]]

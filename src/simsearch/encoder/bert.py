@@ -1,30 +1,37 @@
 """``BertEncoder``: sentence and token embeddings from a BERT-family model.
 
 It satisfies the engine's ``Encoder`` protocol structurally. Per call: tokenize every input
-in full (an over-long input fails the call before any model work, unless truncation is asked
-for), sort by length into batches, run each batch, pool, and scatter rows back into input
-order.
+in full in the caller's thread (an over-long input fails the call before any model work,
+unless truncation is asked for), then hand the job to the :class:`BatchScheduler`, whose one
+worker thread batches it with other callers' jobs, runs the model and pools; rows come back
+in input order.
+
+Precision (float32, bfloat16, int8) changes how the model computes, not which model it is:
+the fingerprint is always the hash of the float32 weights as loaded, so collections built at
+one of float32 and bfloat16 open under the other (their vectors agree to a cosine of 0.9999).
+int8 moves vectors much more (cosine down to ~0.75 on some inputs), so it has a fingerprint of
+its own and a collection built in float32 is refused under int8, and vice versa.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-import torch
-
-from simsearch.encoder.batching import PaddedBatch, collate, plan_batches
-from simsearch.encoder.fingerprint import model_fingerprint
+from simsearch.encoder.fingerprint import FINGERPRINT_CHARS, model_fingerprint
+from simsearch.encoder.jobs import Job
 from simsearch.encoder.loading import (
     load_pretrained,
     resolve_device,
     resolve_max_length,
     resolve_model,
 )
-from simsearch.encoder.pooling import l2_normalize, pool
+from simsearch.encoder.precision import Precision, apply_precision, set_threads
 from simsearch.encoder.runner import ModelRunner
+from simsearch.encoder.scheduler import BatchScheduler, SchedulerSettings
 from simsearch.encoder.tokenization import Tokenized, tokenize
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import (
@@ -38,6 +45,8 @@ from simsearch.types import (
 
 __all__ = ["BertEncoder", "load_encoder"]
 
+ShouldDrop = Callable[[], bool]
+
 
 def load_encoder(
     model: str,
@@ -45,10 +54,17 @@ def load_encoder(
     device: str = "cpu",
     max_length: int = 0,
     batch_size: int = 32,
+    dtype: str = "float32",
+    int8: bool = False,
+    threads: int = 0,
+    batch_tokens: int = 8192,
+    batch_wait_ms: float = 2.0,
+    max_queue_depth: int = 4096,
     allow_download: bool = False,
 ) -> BertEncoder:
     """Load ``model`` ("default", a local directory or a hub id) and wrap it.
 
+    ``dtype`` is float32 here (exact) unless asked; the server passes its own default, "auto".
     Raises ``ModelLoadError`` (an ``OSError``) saying what was tried when it cannot be loaded.
     """
     loaded = load_pretrained(resolve_model(model), allow_download=allow_download)
@@ -58,15 +74,25 @@ def load_encoder(
         name=loaded.name,
         device=device,
         max_length=max_length,
-        batch_size=batch_size,
+        dtype=dtype,
+        int8=int8,
+        threads=threads,
+        batching=SchedulerSettings(
+            batch_size=batch_size,
+            batch_tokens=batch_tokens,
+            batch_wait_ms=batch_wait_ms,
+            max_queue_depth=max_queue_depth,
+        ),
     )
 
 
 class BertEncoder:
     """Texts (or text pairs, as segments A and B) to vectors. Thread-safe.
 
-    ``tokenizer`` must be a fast (Rust) tokenizer; ``model`` a transformers base model such as
-    ``BertModel``. ``max_length`` 0 uses the model's own limit. Forward passes are serialised.
+    ``tokenizer`` must be a fast (Rust) tokenizer; ``model`` a float32 transformers base model
+    such as ``BertModel`` (converted in place to ``dtype`` / int8). ``max_length`` 0 uses the
+    model's own limit. ``threads`` > 0 sets torch's intra-op threads (process-wide).
+    Call :meth:`close` to stop the batching thread (also done when the encoder is collected).
     """
 
     def __init__(
@@ -77,43 +103,66 @@ class BertEncoder:
         name: str,
         device: str = "cpu",
         max_length: int = 0,
-        batch_size: int = 32,
+        dtype: str = "float32",
+        int8: bool = False,
+        threads: int = 0,
+        batching: SchedulerSettings | None = None,
     ) -> None:
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        batching = batching or SchedulerSettings()
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("BertEncoder needs a fast tokenizer (for character offsets)")
         torch_device = resolve_device(device)
         fingerprint = model_fingerprint(model.state_dict(), tokenizer.get_vocab())
         model.eval()
         model.to(torch_device)
+        precision = apply_precision(model, torch_device, dtype=dtype, int8=int8)
+        runner = ModelRunner(model, torch_device, precision.autocast)
+        self._has_pooler = runner.has_pooler
         self._tokenizer = tokenizer
         self._tokenizer_lock = threading.Lock()
-        self._runner = ModelRunner(model, torch_device)
-        self._batch_size = batch_size
-        self._pad_id = int(tokenizer.pad_token_id or 0)
         self._info = ModelInfo(
             name=name,
-            fingerprint=fingerprint,
+            fingerprint=_precision_fingerprint(fingerprint, precision),
             hidden_size=int(model.config.hidden_size),
             max_length=resolve_max_length(max_length, tokenizer, model.config),
             vocab_size=len(tokenizer),
             device=str(torch_device),
-            poolings=tuple(p for p in Pooling if p is not Pooling.POOLER or self.has_pooler),
+            precision=precision.name,
+            threads=set_threads(threads),
+            poolings=tuple(p for p in Pooling if p is not Pooling.POOLER or self._has_pooler),
         )
+        self._scheduler = BatchScheduler(
+            runner,
+            hidden_size=self._info.hidden_size,
+            pad_id=int(tokenizer.pad_token_id or 0),
+            settings=batching,
+        )
+        # The worker thread holds the scheduler, not the encoder, so this can run.
+        self._finalizer = weakref.finalize(self, self._scheduler.close)
 
     def __repr__(self) -> str:
-        return f"BertEncoder(name={self._info.name!r}, device={self._info.device!r})"
+        info = self._info
+        return f"BertEncoder(name={info.name!r}, device={info.device!r}, {info.precision})"
 
     @property
     def info(self) -> ModelInfo:
-        """Name, fingerprint, hidden size, maximum tokens per input, vocabulary size, device."""
+        """Name, fingerprint, hidden size, maximum tokens per input, vocabulary size, device,
+        precision (float32, bfloat16 or int8) and intra-op threads."""
         return self._info
 
     @property
     def has_pooler(self) -> bool:
         """Whether ``Pooling.POOLER`` is available (the model has a trained pooler layer)."""
-        return self._runner.has_pooler
+        return self._has_pooler
+
+    @property
+    def queued(self) -> int:
+        """Texts waiting for the model (submitted, not yet in a forward pass)."""
+        return self._scheduler.queued
+
+    def close(self) -> None:
+        """Stop the batching thread; calls still queued fail with ``UnavailableError``."""
+        self._finalizer()
 
     def encode(
         self,
@@ -122,66 +171,51 @@ class BertEncoder:
         *,
         normalize: bool,
         truncate: bool,
+        should_drop: ShouldDrop | None = None,
     ) -> SentenceEmbeddings:
         """Sentence embeddings ``(n, d) float32``, row i for ``inputs[i]``.
 
         ``normalize``: rows scaled to unit L2 norm. ``truncated``: indices of inputs cut to
         ``info.max_length``; without ``truncate`` such an input raises ``InvalidArgumentError``.
+        ``should_drop``: polled while the call waits for the model; True drops it with
+        ``DeadlineExceededError`` (for callers that have gone). ``LimitExceededError`` when the
+        encoder's queue is full.
         """
         pooling = self._check_pooling(pooling)
         items = self._tokenize(inputs, truncate)
-        embeddings, _ = self._run(items, pooling, normalize=normalize, tokens=False)
-        return SentenceEmbeddings(embeddings, _truncated(items))
+        result = self._scheduler.run(Job(items, pooling, normalize, tokens=False), should_drop)
+        return SentenceEmbeddings(result.embeddings, _truncated(items))
 
     def encode_tokens(
-        self, inputs: Sequence[TextInput], *, truncate: bool
+        self,
+        inputs: Sequence[TextInput],
+        *,
+        truncate: bool,
+        should_drop: ShouldDrop | None = None,
     ) -> list[TokenEmbeddings]:
         """``last_hidden_state`` per input, padding removed, with tokens, offsets and masks.
 
-        Same truncation rule as :meth:`encode`; ``TokenEmbeddings.truncated`` marks cut inputs.
+        Same truncation and queueing rules as :meth:`encode`; ``TokenEmbeddings.truncated``
+        marks cut inputs.
         """
         items = self._tokenize(inputs, truncate)
-        _, tokens = self._run(items, None, normalize=False, tokens=True)
-        return tokens
+        result = self._scheduler.run(Job(items, None, False, tokens=True), should_drop)
+        return self._token_embeddings(items, result.hidden)
 
     def encode_with_tokens(
-        self, inputs: Sequence[TextInput], pooling: Pooling, *, truncate: bool
+        self,
+        inputs: Sequence[TextInput],
+        pooling: Pooling,
+        *,
+        truncate: bool,
+        should_drop: ShouldDrop | None = None,
     ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
         """Normalised sentence embeddings and token embeddings, from one forward pass."""
         pooling = self._check_pooling(pooling)
         items = self._tokenize(inputs, truncate)
-        embeddings, tokens = self._run(items, pooling, normalize=True, tokens=True)
-        return SentenceEmbeddings(embeddings, _truncated(items)), tokens
-
-    def _run(
-        self,
-        items: Sequence[Tokenized],
-        pooling: Pooling | None,
-        *,
-        normalize: bool,
-        tokens: bool,
-    ) -> tuple[FloatArray, list[TokenEmbeddings]]:
-        """Forward every batch; pool (when ``pooling``) and/or cut token rows (when ``tokens``)."""
-        embeddings = np.zeros((len(items), self._info.hidden_size), dtype=np.float32)
-        per_input: dict[int, TokenEmbeddings] = {}
-        with torch.inference_mode():
-            for batch in self._batches(items):
-                outputs = self._runner.forward(batch)
-                if pooling is not None:
-                    vectors = pool(
-                        pooling,
-                        outputs.last_hidden_state,
-                        outputs.attention_mask,
-                        outputs.pooler_output,
-                    )
-                    if normalize:
-                        vectors = l2_normalize(vectors)
-                    embeddings[list(batch.indices)] = _to_numpy(vectors)
-                if tokens:
-                    hidden = _to_numpy(outputs.last_hidden_state)
-                    for row, index in enumerate(batch.indices):
-                        per_input[index] = self._token_embeddings(items[index], hidden[row])
-        return embeddings, [per_input[i] for i in range(len(per_input))]
+        result = self._scheduler.run(Job(items, pooling, True, tokens=True), should_drop)
+        embeddings = SentenceEmbeddings(result.embeddings, _truncated(items))
+        return embeddings, self._token_embeddings(items, result.hidden)
 
     def _check_pooling(self, pooling: Pooling | str) -> Pooling:
         try:
@@ -202,29 +236,31 @@ class BertEncoder:
                 self._tokenizer, inputs, max_length=self._info.max_length, truncate=truncate
             )
 
-    def _batches(self, items: Sequence[Tokenized]) -> Iterator[PaddedBatch]:
-        for indices in plan_batches([len(item) for item in items], self._batch_size):
-            yield collate(items, indices, self._pad_id)
-
-    def _token_embeddings(self, item: Tokenized, hidden: FloatArray) -> TokenEmbeddings:
-        """One input's token rows; ``hidden`` is its ``(L, d)`` padded batch row."""
-        tokens = self._tokenizer.convert_ids_to_tokens(item.input_ids.tolist())
-        return TokenEmbeddings(
-            embeddings=hidden[: len(item)].copy(),
-            tokens=tuple(tokens),
-            token_ids=item.input_ids,
-            offsets=item.offsets,
-            special_mask=item.special_mask,
-            segment_ids=item.token_type_ids,
-            truncated=item.truncated,
-        )
+    def _token_embeddings(
+        self, items: Sequence[Tokenized], hidden: Sequence[FloatArray]
+    ) -> list[TokenEmbeddings]:
+        """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens."""
+        return [
+            TokenEmbeddings(
+                embeddings=rows,
+                tokens=tuple(self._tokenizer.convert_ids_to_tokens(item.input_ids.tolist())),
+                token_ids=item.input_ids,
+                offsets=item.offsets,
+                special_mask=item.special_mask,
+                segment_ids=item.token_type_ids,
+                truncated=item.truncated,
+            )
+            for item, rows in zip(items, hidden, strict=True)
+        ]
 
 
 def _truncated(items: Sequence[Tokenized]) -> tuple[int, ...]:
     return tuple(i for i, item in enumerate(items) if item.truncated)
 
 
-def _to_numpy(tensor: torch.Tensor) -> FloatArray:
-    """A CPU ``float32`` copy of ``tensor`` as numpy."""
-    array: FloatArray = tensor.detach().to("cpu", torch.float32).numpy()
-    return array
+def _precision_fingerprint(fingerprint: str, precision: Precision) -> str:
+    """float32 and bfloat16 share the weights' fingerprint; int8 gets its own (see top)."""
+    if precision.name != "int8":
+        return fingerprint
+    digest = hashlib.sha256(f"{fingerprint}\0int8-dynamic".encode())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]

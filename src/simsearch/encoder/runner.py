@@ -1,15 +1,14 @@
-"""The one place the model runs: a forward pass per padded batch, one at a time.
+"""The one place the model runs: a forward pass per padded batch.
 
-The lock serialises forward passes from the server's many threads (a model is not safe to
-call concurrently on every device, and parallel passes only fight over the same cores).
-Cross-request batching would replace this class: gather batches from many callers, run them
-together, hand each caller its rows back; the encoder above it would not change.
+Only the scheduler's worker thread calls :meth:`ModelRunner.forward`, so passes never overlap
+(parallel passes would only fight over the same cores). Under bf16 the pass runs in
+``torch.autocast``; outputs are always returned as float32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ __all__ = ["ModelOutputs", "ModelRunner"]
 
 @dataclass(frozen=True)
 class ModelOutputs:
-    """One batch's outputs on the model's device.
+    """One batch's outputs, float32, on the model's device.
 
     last_hidden_state: ``(b, L, d)``; pooler_output: ``(b, d)``, None without a pooler;
     attention_mask: ``(b, L)``, 1 on real tokens.
@@ -34,12 +33,17 @@ class ModelOutputs:
 
 
 class ModelRunner:
-    """Runs a base model (already in eval mode, on ``device``) under a lock."""
+    """Runs a base model (already in eval mode, on ``device``); not for concurrent calls.
 
-    def __init__(self, model: Any, device: torch.device) -> None:
+    ``autocast``: the dtype to run under ``torch.autocast`` (None: the model's own dtypes).
+    """
+
+    def __init__(
+        self, model: Any, device: torch.device, autocast: torch.dtype | None = None
+    ) -> None:
         self._model = model
         self._device = device
-        self._lock = threading.Lock()
+        self._autocast = autocast
         parameters = inspect.signature(model.forward).parameters
         self._takes_token_types = "token_type_ids" in parameters
 
@@ -54,8 +58,13 @@ class ModelRunner:
         inputs = {"input_ids": batch.input_ids.to(self._device), "attention_mask": attention_mask}
         if self._takes_token_types:
             inputs["token_type_ids"] = batch.token_type_ids.to(self._device)
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode(), self._precision():
             outputs = self._model(**inputs)
-        hidden: torch.Tensor = outputs.last_hidden_state
+        hidden: torch.Tensor = outputs.last_hidden_state.float()
         pooled: torch.Tensor | None = getattr(outputs, "pooler_output", None)
-        return ModelOutputs(hidden, pooled, attention_mask)
+        return ModelOutputs(hidden, None if pooled is None else pooled.float(), attention_mask)
+
+    def _precision(self) -> contextlib.AbstractContextManager[Any]:
+        if self._autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self._device.type, dtype=self._autocast)

@@ -1,0 +1,348 @@
+"""Cross-request batching: each caller gets exactly its own rows, in order, whatever it shares
+a forward pass with; one caller's failure is its own; the queue is bounded; close is clean."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from simsearch.encoder import BertEncoder, load_encoder
+from simsearch.encoder.batching import PaddedBatch
+from simsearch.encoder.runner import ModelOutputs, ModelRunner
+from simsearch.encoder.scheduler import BatchScheduler
+from simsearch.errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    LimitExceededError,
+    UnavailableError,
+)
+from simsearch.types import Pooling, TextInput
+from support.reference import Reference, assert_close
+from support.tiny_bert import CHINESE, ENGLISH_WORDS
+
+WORKER = "simsearch-encoder"
+
+
+@pytest.fixture
+def encoder(tiny_model_dir: Path) -> Iterator[BertEncoder]:
+    """Small batches and budget, so jobs are split and share passes; a long wait, so
+    concurrent callers reliably meet in the queue."""
+    encoder = load_encoder(str(tiny_model_dir), batch_size=8, batch_tokens=160, batch_wait_ms=20.0)
+    yield encoder
+    encoder.close()
+
+
+class Spy:
+    """Wraps ``ModelRunner.forward``: records each pass's input ids, can hold the first pass
+    until released (so later submissions pile up in the queue), and can fail passes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.batches: list[np.ndarray] = []
+        self.jobs_per_pass: list[int] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.held = threading.Event()
+        self.fail_on_token: int | None = None
+        original = ModelRunner.forward
+        original_forward = BatchScheduler._forward
+
+        def forward(runner: ModelRunner, batch: PaddedBatch) -> ModelOutputs:
+            self.held.set()
+            self.hold.wait(timeout=30)
+            ids = batch.input_ids.numpy()
+            self.batches.append(ids.copy())
+            if self.fail_on_token is not None and (ids == self.fail_on_token).any():
+                raise RuntimeError("injected failure")
+            return original(runner, batch)
+
+        def scheduler_forward(scheduler: BatchScheduler, rows: Any) -> ModelOutputs:
+            self.jobs_per_pass.append(len({id(row.pending) for row in rows}))
+            return original_forward(scheduler, rows)
+
+        monkeypatch.setattr(ModelRunner, "forward", forward)
+        monkeypatch.setattr(BatchScheduler, "_forward", scheduler_forward)
+
+    def pause(self) -> None:
+        """Hold the next pass (and every later one) until ``hold`` is set."""
+        self.held.clear()
+        self.hold.clear()
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+# -- randomised concurrent jobs ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One caller's request: which method, its inputs and options."""
+
+    kind: str  # "encode", "tokens" or "both"
+    inputs: list[TextInput]
+    pooling: Pooling
+    normalize: bool
+    truncate: bool
+
+    def run(self, encoder: BertEncoder) -> Any:
+        if self.kind == "encode":
+            return encoder.encode(
+                self.inputs, self.pooling, normalize=self.normalize, truncate=self.truncate
+            )
+        if self.kind == "tokens":
+            return encoder.encode_tokens(self.inputs, truncate=self.truncate)
+        return encoder.encode_with_tokens(self.inputs, self.pooling, truncate=self.truncate)
+
+
+def _text(rng: random.Random, words: int) -> str:
+    vocabulary = ENGLISH_WORDS + CHINESE
+    return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+
+def _input(rng: random.Random) -> TextInput:
+    if rng.random() < 0.25:
+        return (_text(rng, rng.randint(1, 12)), _text(rng, rng.randint(1, 12)))
+    return _text(rng, rng.choice([1, 2, 5, 10, 20, 40]))
+
+
+def _calls(seed: int) -> list[Call]:
+    """24 calls of 1-12 inputs (two of 30, to split), some with an over-long input."""
+    rng = random.Random(seed)
+    calls = []
+    for index in range(24):
+        size = 30 if index in (3, 17) else rng.randint(1, 12)
+        inputs = [_input(rng) for _ in range(size)]
+        truncate = rng.random() < 0.3
+        if rng.random() < 0.15:
+            inputs[rng.randrange(size)] = _text(rng, 80)  # over the tiny model's 64 tokens
+        kind = rng.choice(["encode", "encode", "tokens", "both"])
+        calls.append(Call(kind, inputs, rng.choice(list(Pooling)), rng.random() < 0.5, truncate))
+    return calls
+
+
+def _outcome(call: Call, encoder: BertEncoder) -> Any:
+    try:
+        return call.run(encoder)
+    except InvalidArgumentError as exc:
+        return exc
+
+
+def _assert_same(actual: Any, expected: Any) -> None:
+    """The same outcome: the same error, or the same vectors (to 1e-5) and token data."""
+    if isinstance(expected, Exception):
+        assert type(actual) is type(expected) and str(actual) == str(expected)
+        return
+    if isinstance(expected, tuple):  # encode_with_tokens
+        _assert_same(actual[0], expected[0])
+        _assert_same(actual[1], expected[1])
+    elif isinstance(expected, list):  # encode_tokens
+        assert len(actual) == len(expected)
+        for got, want in zip(actual, expected, strict=True):
+            assert got.tokens == want.tokens and got.truncated == want.truncated
+            assert_close(got.embeddings, want.embeddings)
+    else:
+        assert actual.truncated == expected.truncated
+        assert_close(actual.embeddings, expected.embeddings)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_concurrent_callers_each_get_exactly_their_own_rows(
+    encoder: BertEncoder, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    calls = _calls(seed)
+    expected = [_outcome(call, encoder) for call in calls]  # one at a time
+    spy = Spy(monkeypatch)
+    start = threading.Barrier(len(calls))
+
+    def concurrently(call: Call) -> Any:
+        start.wait()
+        return _outcome(call, encoder)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        outcomes = list(pool.map(concurrently, calls))
+    for outcome, want in zip(outcomes, expected, strict=True):
+        _assert_same(outcome, want)
+    # Not vacuous: passes were shared between callers, and large calls were split.
+    assert max(spy.jobs_per_pass) > 1
+    assert all(batch.shape[0] <= 8 for batch in spy.batches)
+    assert all(batch.shape[0] == 1 or batch.size <= 160 for batch in spy.batches)
+
+
+def test_concurrent_results_equal_plain_transformers(
+    encoder: BertEncoder, reference: Reference
+) -> None:
+    rng = random.Random(7)
+    texts = [_text(rng, rng.randint(1, 30)) for _ in range(40)]
+
+    def one(text: str) -> np.ndarray:
+        return encoder.encode([text], Pooling.MEAN, normalize=False, truncate=False).embeddings[0]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        vectors = list(pool.map(one, texts))
+    for text, vector in zip(texts, vectors, strict=True):
+        assert_close(vector, reference.mean(text))
+
+
+# -- failures stay with their caller ----------------------------------------------------------
+
+
+def test_a_failing_pass_fails_only_the_request_that_fails_alone(
+    encoder: BertEncoder, monkeypatch: pytest.MonkeyPatch, reference: Reference
+) -> None:
+    spy = Spy(monkeypatch)
+    spy.fail_on_token = int(reference.tokenizer.convert_tokens_to_ids("fox"))
+    good = [["the cat sits", "a dog"], ["hello world"], ["我喜欢北京", "the sun"]]
+    bad = ["a man", "the quick brown fox"]
+    expected = [
+        encoder.encode(texts, Pooling.CLS, normalize=True, truncate=False).embeddings
+        for texts in good
+    ]
+    spy.pause()  # hold the first pass: everything else queues up behind it
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        first = pool.submit(encoder.encode, ["first"], Pooling.CLS, normalize=True, truncate=False)
+        spy.held.wait(timeout=10)
+        futures = [
+            pool.submit(encoder.encode, texts, Pooling.CLS, normalize=True, truncate=False)
+            for texts in [*good, bad]
+        ]
+        _wait_until(lambda: encoder.queued == 7)
+        spy.hold.set()
+        first.result()
+        for future, want in zip(futures, expected, strict=False):
+            assert_close(future.result().embeddings, want)
+        with pytest.raises(RuntimeError, match="injected failure"):
+            futures[-1].result()
+    assert max(spy.jobs_per_pass) == 4  # the four queued requests shared one pass
+
+
+def test_an_over_long_text_fails_its_request_before_queueing(
+    encoder: BertEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(monkeypatch)
+    with pytest.raises(InvalidArgumentError, match="input 1 has 82 tokens"):
+        encoder.encode(["ok", "cat " * 80], Pooling.MEAN, normalize=True, truncate=False)
+    assert spy.batches == [] and encoder.queued == 0
+
+
+# -- queue limit, dropping, shutdown ----------------------------------------------------------
+
+
+def _held_encoder(
+    tiny_model_dir: Path, spy: Spy, **settings: Any
+) -> tuple[BertEncoder, ThreadPoolExecutor, Future[Any]]:
+    """An encoder whose worker is stuck in its first pass (``spy`` holds it)."""
+    encoder = load_encoder(str(tiny_model_dir), batch_size=8, batch_wait_ms=0.0, **settings)
+    spy.pause()
+    pool = ThreadPoolExecutor(max_workers=4)
+    first = pool.submit(encoder.encode, ["first"], Pooling.MEAN, normalize=True, truncate=False)
+    spy.held.wait(timeout=10)
+    return encoder, pool, first
+
+
+def test_queue_over_its_limit_refuses_at_once(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(monkeypatch)
+    encoder, pool, first = _held_encoder(tiny_model_dir, spy, max_queue_depth=4)
+    try:
+        queued = pool.submit(
+            encoder.encode, ["a", "b", "c"], Pooling.MEAN, normalize=True, truncate=False
+        )
+        _wait_until(lambda: encoder.queued == 3)
+        with pytest.raises(LimitExceededError, match=r"3 texts queued.*adds 2.*limit of 4"):
+            encoder.encode(["d", "e"], Pooling.MEAN, normalize=True, truncate=False)
+        encoder.encode_tokens([], truncate=False)  # nothing to queue: always fine
+        spy.hold.set()
+        assert queued.result().embeddings.shape == (3, 32)
+        first.result()
+        # An idle encoder takes a request larger than the limit.
+        big = encoder.encode(["x"] * 10, Pooling.MEAN, normalize=True, truncate=False)
+        assert big.embeddings.shape == (10, 32)
+    finally:
+        spy.hold.set()
+        pool.shutdown()
+        encoder.close()
+
+
+def test_work_whose_caller_has_gone_is_dropped_unrun(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(monkeypatch)
+    encoder, pool, first = _held_encoder(tiny_model_dir, spy)
+    gone = threading.Event()
+    try:
+        dropped = pool.submit(
+            encoder.encode,
+            ["dropped text"],
+            Pooling.MEAN,
+            normalize=True,
+            truncate=False,
+            should_drop=gone.is_set,
+        )
+        kept = pool.submit(encoder.encode, ["kept"], Pooling.MEAN, normalize=True, truncate=False)
+        _wait_until(lambda: encoder.queued == 2)
+        gone.set()
+        spy.hold.set()
+        with pytest.raises(DeadlineExceededError):
+            dropped.result()
+        assert kept.result().embeddings.shape == (1, 32)
+        first.result()
+        assert [batch.shape[0] for batch in spy.batches] == [1, 1]  # "first", then "kept"
+    finally:
+        spy.hold.set()
+        pool.shutdown()
+        encoder.close()
+
+
+def test_close_fails_queued_work_and_stops_the_worker(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(monkeypatch)
+    before = _workers()
+    encoder, pool, first = _held_encoder(tiny_model_dir, spy)
+    queued = pool.submit(encoder.encode, ["queued"], Pooling.MEAN, normalize=True, truncate=False)
+    _wait_until(lambda: encoder.queued == 1)
+    mine = _workers() - before
+    assert len(mine) == 1
+    closing = threading.Thread(target=encoder.close)
+    closing.start()
+    spy.hold.set()
+    closing.join(timeout=10)
+    assert first.result().embeddings.shape == (1, 32)  # the pass in progress finishes
+    with pytest.raises(UnavailableError, match="shutting down"):
+        queued.result()
+    with pytest.raises(UnavailableError):
+        encoder.encode(["after"], Pooling.MEAN, normalize=True, truncate=False)
+    encoder.close()  # idempotent
+    pool.shutdown()
+    assert not any(worker.is_alive() for worker in mine)
+
+
+def test_a_collected_encoder_stops_its_worker(tiny_model_dir: Path) -> None:
+    import gc
+
+    before = _workers()
+    encoder = load_encoder(str(tiny_model_dir))
+    encoder.encode(["hello"], Pooling.MEAN, normalize=True, truncate=False)
+    mine = _workers() - before
+    assert len(mine) == 1
+    del encoder
+    gc.collect()
+    _wait_until(lambda: not any(worker.is_alive() for worker in mine))
+
+
+def _workers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == WORKER and t.is_alive()}
