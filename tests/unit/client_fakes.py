@@ -113,6 +113,19 @@ class FakeSimSearch(pb_grpc.SimSearchServicer):
         ]
         return pb.UpsertResponse(upserted=len(request.documents), truncated=truncated)
 
+    def UpsertStream(self, requests: Any, context: Any) -> pb.UpsertResponse:
+        """Each chunk is recorded as an "UpsertStream" request; truncation as in Upsert."""
+        upserted, truncated = 0, []
+        for request in requests:
+            self._enter("UpsertStream", request, context)
+            truncated += [
+                upserted + i
+                for i, doc in enumerate(request.documents)
+                if "LONG" in doc.text and request.truncate
+            ]
+            upserted += len(request.documents)
+        return pb.UpsertResponse(upserted=upserted, truncated=truncated)
+
     def Get(self, request: pb.GetRequest, context: Any) -> pb.GetResponse:
         self._enter("Get", request, context)
         documents = [

@@ -161,6 +161,9 @@ class FakeEncoder:
         ]
         return SentenceEmbeddings(sentences, truncated), tokens
 
+    def close(self) -> None:
+        self.calls.append(Call("close", (), None, False, False))
+
     def _prepare(
         self, inputs: Sequence[TextInput], truncate: bool
     ) -> tuple[list[list[list[_Word]]], tuple[int, ...]]:

@@ -185,7 +185,7 @@ def test_upsert_sends_the_file_in_batches_and_summarises(
     assert (code, err) == (0, "")  # no progress bar: stderr is not a terminal
     assert out.startswith("upserted 5 documents into 'demo' in ")
     assert out.rstrip().endswith("; 1 truncated: d3")
-    assert [len(r.documents) for r in fake.sent("Upsert")] == [2, 2, 1]
+    assert [len(r.documents) for r in fake.sent("UpsertStream")] == [2, 2, 1]
 
 
 def test_a_malformed_file_is_reported_by_line_and_nothing_is_sent(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from simsearch.client.convert import json_kind
+from simsearch.config import API_KEY_ENV, client_api_key
 
 __all__ = [
     "UsageError",
+    "add_security_options",
     "build_filter",
+    "connection_security",
     "filter_item",
     "non_negative_float",
     "parse_value",
@@ -88,3 +92,57 @@ def non_negative_float(text: str) -> float:
     if not value >= 0:  # also refuses NaN
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
+
+
+def add_security_options(
+    group: argparse._ArgumentGroup, default: Callable[[object], object]
+) -> None:
+    """--api-key-file, --tls, --tls-ca, --tls-cert, --tls-key (``default`` as for --address).
+
+    The key itself is never an option: a command line shows in ``ps`` and shell history."""
+    group.add_argument(
+        "--api-key-file",
+        default=default(None),
+        metavar="PATH",
+        help=f"file holding the API key to send (default: ${API_KEY_ENV}, the key itself)",
+    )
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        default=default(False),
+        help="use TLS, trusting the system's CAs (implied by --tls-ca/--tls-cert)",
+    )
+    for name, what in (
+        ("ca", "CA certificate that signed the server's certificate"),
+        ("cert", "client certificate, for mutual TLS"),
+        ("key", "key of --tls-cert"),
+    ):
+        group.add_argument(f"--tls-{name}", default=default(None), metavar="PEM", help=what)
+
+
+def connection_security(args: argparse.Namespace) -> dict[str, Any]:
+    """The Client keyword arguments for the API key and TLS options in ``args``."""
+    return {
+        "api_key": _api_key(args.api_key_file),
+        "tls": args.tls,
+        "tls_ca": args.tls_ca,
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+    }
+
+
+def _api_key(path: str | None) -> str | None:
+    """The key in ``path`` (surrounding whitespace dropped), else the environment's, else None."""
+    if path is None:
+        return client_api_key()
+    # The value is not echoed: `--api-key SECRET` abbreviates to this option.
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"--api-key-file: cannot read the file ({exc.__class__.__name__}); give the path "
+            f"of a file holding the key, or set ${API_KEY_ENV}"
+        ) from None
+    if not key:
+        raise UsageError("--api-key-file: the file is empty")
+    return key

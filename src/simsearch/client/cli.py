@@ -19,7 +19,14 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from simsearch import __version__
-from simsearch.client.arguments import UsageError, filter_item, non_negative_float, positive_int
+from simsearch.client.arguments import (
+    UsageError,
+    add_security_options,
+    connection_security,
+    filter_item,
+    non_negative_float,
+    positive_int,
+)
 from simsearch.client.client import Client
 from simsearch.client.commands import COMMANDS
 from simsearch.client.jsonl import JsonlError
@@ -61,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     timeout = args.timeout if 0 < args.timeout < math.inf else None
     try:
-        with Client(args.address, timeout=timeout) as client:
+        with Client(args.address, timeout=timeout, **connection_security(args)) as client:
             return int(COMMANDS[args.command](client, args))
     except JsonlError as exc:
         print(f"{exc}\nerror: malformed input; nothing was upserted", file=sys.stderr)
@@ -156,6 +163,7 @@ def _connection_options(*, suppress: bool) -> argparse.ArgumentParser:
         default=default(False),
         help="print one JSON document on stdout instead of text",
     )
+    add_security_options(group, default)
     return options
 
 
@@ -238,9 +246,9 @@ def _document_commands(add: _AddParser) -> None:
     upsert.add_argument(
         "--batch-size",
         type=positive_int,
-        default=64,
+        default=256,
         metavar="N",
-        help="documents per request (default: 64)",
+        help="documents per chunk of the upload stream (default: 256)",
     )
     _truncate_option(upsert, "texts")
 

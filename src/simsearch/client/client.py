@@ -15,7 +15,7 @@ A ``Client`` is thread-safe (one gRPC channel, shared).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -25,7 +25,14 @@ import numpy.typing as npt
 
 from simsearch.client import convert
 from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
-from simsearch.client.rpc import ServerUnreachableError, error_from_rpc, insecure_channel
+from simsearch.client.rpc import (
+    Pem,
+    ServerUnreachableError,
+    error_from_rpc,
+    open_channel,
+    tls_credentials,
+    with_api_key,
+)
 from simsearch.config import DEFAULT_ADDRESS
 from simsearch.errors import InvalidArgumentError, SimsearchError
 from simsearch.types import (
@@ -57,8 +64,13 @@ class Client:
     timeout: seconds each call may take before ``DeadlineExceededError``; None waits forever.
     max_message_bytes: largest request or response message accepted (the server has its own
         limit, reported by ``info().limits``).
-    channel: a ready ``grpc.Channel`` to use instead of opening a plaintext one to ``address``
-        (for TLS or custom options); the caller keeps ownership and closes it.
+    channel: a ready ``grpc.Channel`` to use instead of opening one to ``address`` (for custom
+        options); the caller keeps ownership and closes it. The TLS options are then ignored.
+    api_key: sent as ``authorization: Bearer <key>`` with every call (servers run with keys).
+    tls: use TLS trusting the system's root certificates; implied by any ``tls_*`` option.
+    tls_ca: PEM of the CA that signed the server's certificate.
+    tls_cert, tls_key: PEM of this client's certificate and key, for mutual TLS.
+        Each ``tls_*`` value is a file path (str or path) or the PEM contents (bytes).
     """
 
     def __init__(
@@ -68,6 +80,11 @@ class Client:
         timeout: float | None = 60.0,
         max_message_bytes: int = 64 * _MiB,
         channel: grpc.Channel | None = None,
+        api_key: str | None = None,
+        tls: bool = False,
+        tls_ca: Pem | None = None,
+        tls_cert: Pem | None = None,
+        tls_key: Pem | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
@@ -75,8 +92,10 @@ class Client:
         if channel is None:
             if not address.strip():
                 raise InvalidArgumentError("the server address is empty; give HOST:PORT")
-            channel = insecure_channel(address, max_message_bytes)
-        self._channel = channel
+            use_tls = tls or any(x is not None for x in (tls_ca, tls_cert, tls_key))
+            credentials = tls_credentials(tls_ca, tls_cert, tls_key) if use_tls else None
+            channel = open_channel(address, max_message_bytes, credentials=credentials)
+        self._channel = channel if api_key is None else with_api_key(channel, api_key)
         self._stub = pb_grpc.SimSearchStub(self._channel)
 
     def __repr__(self) -> str:
@@ -267,6 +286,54 @@ class Client:
             if progress is not None:
                 progress(len(batch))
         return UpsertResult(upserted, tuple(truncated))
+
+    def upsert_stream(
+        self,
+        collection: str,
+        documents: Iterable[Document | Mapping[str, Any]],
+        *,
+        truncate: bool = False,
+        batch_size: int = 256,
+        progress: Callable[[int], None] | None = None,
+        timeout: float | None = None,
+    ) -> UpsertResult:
+        """Bulk upsert over one client stream of ``batch_size`` chunks: the server embeds a
+        chunk while it commits the one before, so this is faster than :meth:`upsert`.
+
+        documents: as in :meth:`upsert` (a generator streams). progress: called with each
+        chunk's size once it is handed to the connection. timeout: for the whole stream (None:
+        no deadline, as a bulk load may take long). The result comes once every chunk is
+        committed. If a chunk fails, the chunks before it are stored and the error says how
+        many documents that is; a malformed document stops the stream the same way.
+        """
+        if batch_size <= 0:
+            raise InvalidArgumentError(f"batch_size must be positive, got {batch_size}")
+        ids: list[str] = []
+        stopped: list[SimsearchError] = []
+
+        def requests() -> Iterator[pb.UpsertRequest]:
+            try:
+                for batch in convert.document_batches(documents, batch_size):
+                    ids.extend(doc.id for doc in batch)
+                    yield pb.UpsertRequest(
+                        collection=collection,
+                        documents=[convert.document_to_wire(doc) for doc in batch],
+                        truncate=truncate,
+                    )
+                    if progress is not None:
+                        progress(len(batch))
+            except SimsearchError as exc:  # end the stream; report after what was stored
+                stopped.append(exc)
+
+        try:
+            response = self._stub.UpsertStream(requests(), timeout=timeout)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.address) from None
+        if stopped:
+            raise type(stopped[0])(
+                f"upsert stopped after {response.upserted} documents were stored: {stopped[0]}"
+            )
+        return UpsertResult(response.upserted, tuple(ids[i] for i in response.truncated))
 
     def _upsert_batch(self, request: pb.UpsertRequest, done: int) -> pb.UpsertResponse:
         try:

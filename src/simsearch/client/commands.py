@@ -83,7 +83,7 @@ def upsert(client: Client, args: argparse.Namespace) -> int:
     documents = _read_documents(args.file)
     started = time.perf_counter()
     with ProgressBar(len(documents), label=f"upserting into {args.name!r}") as bar:
-        result = client.upsert(
+        result = client.upsert_stream(
             args.name,
             documents,
             truncate=args.truncate,

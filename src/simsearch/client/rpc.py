@@ -3,17 +3,39 @@
 Callers of ``Client`` catch ``simsearch.errors.*``, never ``grpc.RpcError``: each status code
 maps to the class the server raised (``simsearch.wire.error_for``, the one shared table). A
 server that cannot be reached at all raises ``ServerUnreachableError``, a kind of
-``UnavailableError`` with a message that says what to check.
+``UnavailableError`` with a message that says what to check; a failed TLS handshake raises
+``TlsHandshakeError``, also an ``UnavailableError``.
+
+Connection security: ``tls_credentials`` (server CA, optional client certificate and key for
+mutual TLS) and ``with_api_key``, which sends ``authorization: Bearer <key>`` with every call
+through a channel interceptor, so every call site (unary and streaming) carries it.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
 import grpc
 
-from simsearch.errors import SimsearchError, UnavailableError
+from simsearch.errors import InvalidArgumentError, SimsearchError, UnavailableError
 from simsearch.wire import error_for
 
-__all__ = ["ServerUnreachableError", "error_from_rpc", "insecure_channel"]
+__all__ = [
+    "Pem",
+    "ServerUnreachableError",
+    "TlsHandshakeError",
+    "error_from_rpc",
+    "insecure_channel",
+    "open_channel",
+    "tls_credentials",
+    "with_api_key",
+]
+
+# PEM material: bytes are the contents; a str or path names a file to read.
+Pem = bytes | str | os.PathLike[str]
 
 # Substrings of grpc's own UNAVAILABLE details when no connection could be made at all.
 _UNREACHABLE_HINTS = (
@@ -24,8 +46,18 @@ _UNREACHABLE_HINTS = (
 )
 
 
+_TLS_HINTS = ("ssl", "tls", "handshake", "certificate")
+# A TLS server drops a plaintext client, and a mutual-TLS server a client without a valid
+# certificate, right after connecting; grpc then says only "Socket closed".
+_CLOSED_HINTS = ("socket closed",)
+
+
 class ServerUnreachableError(UnavailableError):
     """No connection could be made to the server (refused, unknown host, no route)."""
+
+
+class TlsHandshakeError(UnavailableError):
+    """The TLS handshake failed: wrong CA, missing client certificate, or TLS on one side only."""
 
 
 def insecure_channel(address: str, max_message_bytes: int) -> grpc.Channel:
@@ -37,6 +69,114 @@ def insecure_channel(address: str, max_message_bytes: int) -> grpc.Channel:
     return grpc.insecure_channel(address, options=options)
 
 
+def open_channel(
+    address: str, max_message_bytes: int, *, credentials: grpc.ChannelCredentials | None = None
+) -> grpc.Channel:
+    """A channel to ``address``: TLS with ``credentials``, else plaintext."""
+    if credentials is None:
+        return insecure_channel(address, max_message_bytes)
+    options = [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+    ]
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def tls_credentials(
+    ca: Pem | None = None, cert: Pem | None = None, key: Pem | None = None
+) -> grpc.ChannelCredentials:
+    """TLS trusting ``ca`` (None: the system's roots), presenting ``cert`` and ``key`` if given."""
+    if (cert is None) != (key is None):
+        raise InvalidArgumentError("a client certificate needs its key: give tls_cert and tls_key")
+    return grpc.ssl_channel_credentials(
+        root_certificates=_pem(ca, "tls_ca"),
+        private_key=_pem(key, "tls_key"),
+        certificate_chain=_pem(cert, "tls_cert"),
+    )
+
+
+def with_api_key(channel: grpc.Channel, api_key: str) -> grpc.Channel:
+    """``channel`` sending ``authorization: Bearer <api_key>`` with every call."""
+    key = api_key.strip()
+    if not key or any(c.isspace() for c in key):
+        raise InvalidArgumentError("the API key is empty or holds whitespace")
+    return grpc.intercept_channel(channel, _BearerKey(key))
+
+
+def _pem(value: Pem | None, what: str) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    try:
+        return Path(value).read_bytes()
+    except OSError as exc:
+        raise InvalidArgumentError(f"{what}: cannot read {value}: {exc.strerror or exc}") from None
+
+
+class _Details(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: grpc.CallCredentials | None
+    wait_for_ready: bool | None
+    compression: grpc.Compression | None
+
+
+class _CallDetails(_Details, grpc.ClientCallDetails):
+    """grpc wants a ClientCallDetails; a named tuple with its fields is the documented way."""
+
+
+class _BearerKey(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds the ``authorization`` metadata to every call."""
+
+    def __init__(self, key: str) -> None:
+        self._header = ("authorization", f"Bearer {key}")
+
+    def __repr__(self) -> str:
+        return "_BearerKey(***)"  # never show the key
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [*(details.metadata or ()), self._header]
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.ClientCallDetails,
+        request_iterator: Iterator[Any],
+    ) -> Any:
+        return continuation(self._details(details), request_iterator)
+
+    def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.ClientCallDetails,
+        request_iterator: Iterator[Any],
+    ) -> Any:
+        return continuation(self._details(details), request_iterator)
+
+
 def error_from_rpc(error: grpc.RpcError, address: str) -> SimsearchError:
     """The simsearch exception for a failed call.
 
@@ -46,6 +186,16 @@ def error_from_rpc(error: grpc.RpcError, address: str) -> SimsearchError:
     if not isinstance(error, grpc.Call):  # every RpcError grpc raises for a call is a Call
         return SimsearchError(f"UNKNOWN: {error}")
     code, details = error.code(), error.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE and _hints(details, _TLS_HINTS):
+        return TlsHandshakeError(
+            f"TLS with {address} failed: check --tls-ca (the CA of the server's certificate) "
+            f"and that the server uses TLS ({details})"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and _hints(details, _CLOSED_HINTS):
+        return TlsHandshakeError(
+            f"{address} closed the connection at once: it may require TLS (--tls-ca) or a "
+            f"client certificate (--tls-cert, --tls-key) ({details})"
+        )
     if code == grpc.StatusCode.UNAVAILABLE and _unreachable(details):
         return ServerUnreachableError(
             f"cannot reach simsearch at {address}: is `simsearch serve` running? ({details})"
@@ -57,5 +207,9 @@ def error_from_rpc(error: grpc.RpcError, address: str) -> SimsearchError:
 
 
 def _unreachable(details: str) -> bool:
+    return _hints(details, _UNREACHABLE_HINTS)
+
+
+def _hints(details: str, hints: tuple[str, ...]) -> bool:
     lowered = details.lower()
-    return any(hint in lowered for hint in _UNREACHABLE_HINTS)
+    return any(hint in lowered for hint in hints)

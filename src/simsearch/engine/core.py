@@ -428,4 +428,8 @@ class Engine:
         return encoded.embeddings, encoded.truncated
 
     def close(self) -> None:
-        self._catalog.close()
+        """Close every collection (each writes its checkpoint), then stop the encoder."""
+        try:
+            self._catalog.close()
+        finally:
+            self._encoder.close()

@@ -67,6 +67,10 @@ class Encoder(Protocol):
         through the model where the implementation can."""
         ...
 
+    def close(self) -> None:
+        """Release threads and the model; later calls fail with ``UnavailableError``."""
+        ...
+
 
 class Collection(Protocol):
     """One collection: durable documents plus a vector index over their embeddings.

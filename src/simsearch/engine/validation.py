@@ -99,6 +99,8 @@ def _check_id(field: str, doc_id: str) -> None:
         raise InvalidArgumentError(f"{field} is empty: every document needs an id")
     if len(doc_id) > MAX_ID_CHARS:
         raise InvalidArgumentError(f"{field} is {len(doc_id)} characters; ids have at most 512")
+    if "\0" in doc_id:  # the store looks ids up through SQLite's json_each, which cuts at NUL
+        raise InvalidArgumentError(f"{field} contains the character U+0000, which ids may not")
 
 
 def check_documents(documents: Sequence[Document], limits: Limits) -> None:

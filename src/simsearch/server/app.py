@@ -15,7 +15,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Protocol, runtime_checkable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,6 +26,10 @@ from simsearch.encoder import load_encoder
 from simsearch.engine import Engine
 from simsearch.errors import UnavailableError
 from simsearch.index import FaissCatalog
+from simsearch.server.decoding import DecodeRequests
+from simsearch.server.limits import ConcurrencyLimit, pool_size
+from simsearch.server.metrics import Metrics, MetricsEndpoint, MetricsInterceptor, start_endpoint
+from simsearch.server.security import Security, load_security, log_exposure
 from simsearch.server.servicer import SimSearchServicer
 from simsearch.v1 import simsearch_pb2, simsearch_pb2_grpc
 
@@ -45,6 +49,9 @@ class RunningServer:
     port: int
     health: health.HealthServicer
     engine: Engine
+    metrics: Metrics | None = None
+    metrics_endpoint: MetricsEndpoint | None = None
+    grace: float = SHUTDOWN_GRACE_S
 
     def set_serving(self, serving: bool) -> None:
         status = (
@@ -55,48 +62,110 @@ class RunningServer:
         for name in ("", SERVICE_NAME):
             self.health.set(name, status)
 
-    def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
-        """NOT_SERVING, drain in-flight calls, then close the collections (checkpoints)."""
+    def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING for good, drain in-flight calls for up to ``grace`` seconds (default:
+        the configured shutdown grace), then close the collections (checkpoints)."""
         self.set_serving(False)
-        self.server.stop(grace).wait()
+        self.health.enter_graceful_shutdown()  # no later set() can turn it SERVING again
+        self.server.stop(self.grace if grace is None else grace).wait()
         self.engine.close()
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.close()
 
 
-def build_engine(config: ServerConfig) -> Engine:
-    """Load the model and open the data directory (slow: seconds to minutes)."""
+@runtime_checkable
+class _QueueDepth(Protocol):
+    @property
+    def queued(self) -> int: ...
+
+
+def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine:
+    """Load the model and open every collection, so a damaged store stops the start (slow:
+    seconds to minutes); ``metrics`` then reads the encoder's queue depth where the encoder
+    reports one."""
     encoder = load_encoder(
         config.model,
         device=config.device,
         max_length=config.max_length,
         batch_size=config.batch_size,
+        dtype=config.dtype,
+        int8=config.int8,
+        threads=config.threads,
+        batch_tokens=config.batch_tokens,
+        batch_wait_ms=config.batch_wait_ms,
+        max_queue_depth=config.limits.max_queue_depth,
         allow_download=config.allow_download,
     )
+    if metrics is not None and isinstance(encoder, _QueueDepth):
+        metrics.watch_queue_depth(lambda: encoder.queued)
     catalog = FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
+    for name in catalog.names():  # open (and check) every collection before serving any
+        catalog.open(name)
     return Engine(encoder, catalog, config.limits)
 
 
-def create_server(config: ServerConfig, engine: Engine) -> RunningServer:
-    """Register the service, health and reflection; bind and start (NOT_SERVING until serve)."""
+def create_server(
+    config: ServerConfig,
+    engine: Engine,
+    *,
+    security: Security | None = None,
+    metrics: Metrics | None = None,
+) -> RunningServer:
+    """Register the service, health and reflection; bind and start (NOT_SERVING until serve).
+
+    ``security`` (keys, TLS) and ``metrics`` are loaded from ``config`` / made when not given.
+    Interceptors, outermost first: metrics (so refusals are counted), API keys, concurrency,
+    request decoding (undecodable bytes: INVALID_ARGUMENT, see ``server.decoding``).
+    """
+    security = load_security(config) if security is None else security
+    metrics = Metrics() if metrics is None else metrics
+    metrics.watch_collections(lambda: [(c.spec.name, c.count) for c in engine.list_collections()])
+    server = _grpc_server(config, security, metrics)
+    simsearch_pb2_grpc.add_SimSearchServicer_to_server(SimSearchServicer(engine), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if security.reflection != "off":
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+    address = f"{_bracket(config.host)}:{config.port}"
+    credentials = security.credentials()
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    server.start()
+    endpoint = None
+    if config.metrics_port:
+        endpoint = start_endpoint(metrics, config.host, config.metrics_port, security.tls)
+    log_exposure(config.host, security)
+    running = RunningServer(
+        server, port, health_servicer, engine, metrics, endpoint, config.shutdown_grace
+    )
+    running.set_serving(False)
+    return running
+
+
+def _grpc_server(config: ServerConfig, security: Security, metrics: Metrics) -> grpc.Server:
+    """The server with its thread pool sized for fast refusals (see ``server.limits``)."""
     size = config.limits.max_message_bytes
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
+    limit = config.limits.max_concurrent_rpcs
+    threads = pool_size(limit, config.workers)
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"),
+        interceptors=[
+            MetricsInterceptor(metrics),
+            *security.interceptors(),
+            ConcurrencyLimit(limit),
+            DecodeRequests(),  # innermost: the outer ones keep its deserializer
+        ],
         options=[
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),
             ("grpc.so_reuseport", 0),
         ],
+        maximum_concurrent_rpcs=threads,
     )
-    simsearch_pb2_grpc.add_SimSearchServicer_to_server(SimSearchServicer(engine), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    port = server.add_insecure_port(f"{_bracket(config.host)}:{config.port}")
-    server.start()
-    running = RunningServer(server, port, health_servicer, engine)
-    running.set_serving(False)
-    return running
 
 
 def serve(running: RunningServer) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from simsearch.config import add_arguments, config_from_args
 from simsearch.errors import SimsearchError
 from simsearch.server.app import build_engine, create_server, lock_data_dir, serve
+from simsearch.server.metrics import Metrics
+from simsearch.server.security import load_security
 
 __all__ = ["main"]
 
@@ -20,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simsearch serve",
         description="Run the simsearch gRPC server. Every flag has an environment twin.",
+        allow_abbrev=False,  # else `--api-keys KEY` would be taken as --api-keys-file
     )
     add_arguments(parser)
     return parser
@@ -29,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
+        security = load_security(config)  # key and TLS files: fail before the slow model load
     except ValueError as exc:
         print(f"simsearch serve: {exc}", file=sys.stderr)
         return 2
@@ -38,11 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lock = lock_data_dir(config.data_dir)
         logger.info("loading model %s", config.model)
-        engine = build_engine(config)
-        running = create_server(config, engine)
+        metrics = Metrics()
+        engine = build_engine(config, metrics)
+        running = create_server(config, engine, security=security, metrics=metrics)
     except (OSError, SimsearchError, RuntimeError) as exc:
         logger.error("cannot start: %s", exc)
         return 1
+    logger.info("access: %s", security.describe())
     model = engine.model
     logger.info(
         "model %s (fingerprint %s, dimension %d, max length %d) on %s; data in %s",

@@ -1,8 +1,10 @@
 """Turn exceptions into gRPC statuses at the edge of every RPC.
 
-A ``SimsearchError`` becomes its status code (``simsearch.wire.code_for``) with its message.
-Anything else is a bug: it is logged with its traceback and the caller gets INTERNAL with an
-incident id to quote, never the traceback itself.
+A ``SimsearchError`` becomes its status code (``simsearch.wire.code_for``) with its message. A
+``grpc.RpcError`` while a request stream is read means the caller cancelled or its deadline
+passed: CANCELLED (the caller has gone and sees its own status). Anything else is a bug: it
+is logged with its traceback and the caller gets INTERNAL with an incident id to quote, never
+the traceback itself.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def rpc(handler: Handler[Self, Request, Response]) -> Handler[Self, Request, Res
             return handler(self, request, context)
         except SimsearchError as exc:
             _abort(context, code_for(exc), str(exc))
+        except grpc.RpcError:  # a request stream broke off: the caller cancelled or timed out
+            _abort(context, grpc.StatusCode.CANCELLED, "the call ended before its stream did")
         except Exception:
             incident = uuid.uuid4().hex[:12]
             logger.exception("internal error in %s (incident %s)", handler.__name__, incident)

@@ -904,7 +904,7 @@ class Document(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """caller-chosen, non-empty, unique in a collection"""
+    """Caller-chosen, 1-512 characters without U+0000, unique in a collection."""
     text: _builtins.str
     """what is embedded"""
     @_builtins.property

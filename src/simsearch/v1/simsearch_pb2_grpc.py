@@ -31,11 +31,16 @@ class SimSearchStub:
     Errors (google.rpc status codes):
     INVALID_ARGUMENT     bad input: empty batch, empty or whitespace-only text, text over the
     model's length limit without truncate, unknown pooling, k <= 0,
-    vector of the wrong dimension or not finite, bad collection name.
+    vector of the wrong dimension or not finite, bad collection name,
+    unknown MaxSim option, alpha outside [0, 1], rerank depth below k or
+    over max_rerank_depth, a request that cannot be decoded.
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
     FAILED_PRECONDITION  the collection was built with another model than the one loaded.
-    RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size.
+    RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size,
+    ids to rerank, concurrent RPCs, encoder queue depth.
+    UNAUTHENTICATED      no API key, or an unknown one (when the server runs with keys).
+    PERMISSION_DENIED    a read key on a write RPC.
     UNAVAILABLE          the server is starting, stopping, or its storage cannot write.
     INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
@@ -124,11 +129,16 @@ class SimSearchServicer:
     Errors (google.rpc status codes):
     INVALID_ARGUMENT     bad input: empty batch, empty or whitespace-only text, text over the
     model's length limit without truncate, unknown pooling, k <= 0,
-    vector of the wrong dimension or not finite, bad collection name.
+    vector of the wrong dimension or not finite, bad collection name,
+    unknown MaxSim option, alpha outside [0, 1], rerank depth below k or
+    over max_rerank_depth, a request that cannot be decoded.
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
     FAILED_PRECONDITION  the collection was built with another model than the one loaded.
-    RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size.
+    RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size,
+    ids to rerank, concurrent RPCs, encoder queue depth.
+    UNAUTHENTICATED      no API key, or an unknown one (when the server runs with keys).
+    PERMISSION_DENIED    a read key on a write RPC.
     UNAVAILABLE          the server is starting, stopping, or its storage cannot write.
     INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
@@ -317,11 +327,16 @@ class SimSearch:
     Errors (google.rpc status codes):
     INVALID_ARGUMENT     bad input: empty batch, empty or whitespace-only text, text over the
     model's length limit without truncate, unknown pooling, k <= 0,
-    vector of the wrong dimension or not finite, bad collection name.
+    vector of the wrong dimension or not finite, bad collection name,
+    unknown MaxSim option, alpha outside [0, 1], rerank depth below k or
+    over max_rerank_depth, a request that cannot be decoded.
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
     FAILED_PRECONDITION  the collection was built with another model than the one loaded.
-    RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size.
+    RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size,
+    ids to rerank, concurrent RPCs, encoder queue depth.
+    UNAUTHENTICATED      no API key, or an unknown one (when the server runs with keys).
+    PERMISSION_DENIED    a read key on a write RPC.
     UNAVAILABLE          the server is starting, stopping, or its storage cannot write.
     INTERNAL             a bug in the server (logged there); never the caller's fault.
     """

@@ -1,0 +1,56 @@
+"""Helpers shared by the server interceptors: rewrap a method handler's behaviour.
+
+grpc runs ``intercept_service`` on its polling thread, before the call reaches a worker; what
+an interceptor wants to do *during* the call (hold a slot, time it, refuse it) goes into a
+replacement behaviour, built here for whichever of the four handler kinds grpc found.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+__all__ = ["SERVICE_PREFIX", "Behavior", "abort_handler", "method_name", "replace_behavior"]
+
+logger = logging.getLogger("simsearch.server")
+
+SERVICE_PREFIX = "/simsearch.v1.SimSearch/"
+
+# (request or request iterator, context) -> response or response iterator
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+if TYPE_CHECKING:  # the handler class is generic in grpc's stubs only
+    Handler = grpc.RpcMethodHandler[Any, Any]
+
+
+def method_name(full_method: str) -> str:
+    """``/simsearch.v1.SimSearch/Search`` -> ``Search``."""
+    return full_method.rsplit("/", 1)[-1]
+
+
+def replace_behavior(handler: Handler, wrap: Callable[[Behavior], Behavior]) -> Handler:
+    """A handler of the same kind and serializers whose behaviour is ``wrap(behaviour)``."""
+    args = (handler.request_deserializer, handler.response_serializer)
+    if handler.request_streaming and handler.response_streaming:
+        assert handler.stream_stream is not None
+        return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream), *args)
+    if handler.request_streaming:
+        assert handler.stream_unary is not None
+        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary), *args)
+    if handler.response_streaming:
+        assert handler.unary_stream is not None
+        return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream), *args)
+    assert handler.unary_unary is not None
+    return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary), *args)
+
+
+def abort_handler(handler: Handler, code: grpc.StatusCode, message: str, method: str) -> Handler:
+    """A handler like ``handler`` that answers every call with ``code`` and ``message``."""
+
+    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        logger.info("%s refused %s to %s: %s", method, code.name, context.peer(), message)
+        context.abort(code, message)
+
+    return replace_behavior(handler, lambda _: refuse)

@@ -1,0 +1,66 @@
+"""The concurrency limit: at most ``max_concurrent_rpcs`` SimSearch calls run at once.
+
+A call over the limit is refused at once with RESOURCE_EXHAUSTED instead of queued: a queued
+call would only wait behind the encoder until its deadline, while a quick refusal lets the
+client back off or try another replica. Health and reflection calls are not counted, so a busy
+server still answers its health checks.
+
+Threads: grpc hands a call to a worker thread before its behaviour (and so this limit) runs; if
+every thread were busy, a call over the limit would wait in grpc's queue instead of being
+refused. So the pool has ``max_concurrent_rpcs + workers`` threads (the spare ones answer health
+checks and refusals), and grpc's own ``maximum_concurrent_rpcs`` is the pool size, a backstop
+so that no call ever waits for a thread: past it grpc refuses with RESOURCE_EXHAUSTED by itself
+(such refusals never reach an interceptor, so the metrics do not count them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from simsearch.server.intercept import SERVICE_PREFIX, Behavior, replace_behavior
+
+__all__ = ["ConcurrencyLimit", "pool_size"]
+
+
+def pool_size(max_concurrent_rpcs: int, workers: int) -> int:
+    """Threads of the RPC pool: the limit plus ``workers`` spare threads."""
+    return max_concurrent_rpcs + workers
+
+
+class ConcurrencyLimit(grpc.ServerInterceptor):
+    """Holds a slot for each running SimSearch call; none free: RESOURCE_EXHAUSTED at once."""
+
+    def __init__(self, max_concurrent_rpcs: int) -> None:
+        self.limit = max_concurrent_rpcs
+        self._slots = threading.BoundedSemaphore(max_concurrent_rpcs)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.response_streaming:  # every SimSearch RPC answers once
+            return handler
+        if not handler_call_details.method.startswith(SERVICE_PREFIX):
+            return handler
+        return replace_behavior(handler, self._limited)
+
+    def _limited(self, behavior: Behavior) -> Behavior:
+        def limited(request: Any, context: grpc.ServicerContext) -> Any:
+            if not self._slots.acquire(blocking=False):
+                context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"server busy: {self.limit} calls in progress (max_concurrent_rpcs); "
+                    "retry with backoff",
+                )
+            try:
+                return behavior(request, context)
+            finally:
+                self._slots.release()
+
+        return limited

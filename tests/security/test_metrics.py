@@ -1,0 +1,99 @@
+"""The Prometheus endpoint: requests, errors and latency per RPC and code, encoder and collection
+gauges, HTTPS with the server's certificate, and gone once the server stops."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import urllib.request
+from urllib.error import URLError
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from simsearch.client import Client
+from simsearch.errors import NotFoundError
+from simsearch.server.metrics import Metrics
+
+from .certs import Pki
+from .conftest import StartServer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(url: str, context: ssl.SSLContext | None = None) -> dict[tuple[str, str], float]:
+    """Every sample as {(name, sorted labels): value}."""
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            samples[(s.name, labels)] = s.value
+    return samples
+
+
+def test_requests_errors_latency_and_collection_sizes(start_server: StartServer) -> None:
+    port = free_port()
+    server = start_server(metrics_port=port)
+    with Client(f"127.0.0.1:{server.port}") as client:
+        client.create_collection("docs")
+        client.upsert("docs", [{"id": str(i), "text": f"text {i}"} for i in range(3)])
+        client.encode(["hello"])
+        with pytest.raises(NotFoundError):
+            client.describe_collection("absent")
+    got = scrape(f"http://127.0.0.1:{port}/metrics")
+    assert got[("simsearch_requests_total", "code=OK,method=Encode")] == 1
+    assert got[("simsearch_requests_total", "code=NOT_FOUND,method=DescribeCollection")] == 1
+    assert got[("simsearch_request_seconds_count", "code=OK,method=Encode")] == 1
+    assert got[("simsearch_request_seconds_bucket", "code=OK,le=+Inf,method=Encode")] == 1
+    assert got[("simsearch_collection_documents", "collection=docs")] == 3
+    assert got[("simsearch_rpcs_in_flight", "")] == 0
+    for name in ("simsearch_encoder_queue_depth", "simsearch_encoder_tokens_total"):
+        assert (name, "") in got
+    server.stop(grace=0.5)
+    with pytest.raises(URLError):
+        scrape(f"http://127.0.0.1:{port}/metrics")
+
+
+def test_what_the_encoder_reports() -> None:
+    metrics = Metrics()
+    metrics.observe_batch(rows=8, tokens=100)
+    metrics.observe_batch(rows=2, tokens=20)
+    metrics.watch_queue_depth(lambda: 5)
+    value = metrics.registry.get_sample_value
+    assert value("simsearch_encoder_batch_size_count") == 2
+    assert value("simsearch_encoder_batch_size_sum") == 10
+    assert value("simsearch_encoder_tokens_total") == 120
+    assert value("simsearch_encoder_queue_depth") == 5
+
+
+def test_a_failing_size_source_does_not_break_the_scrape() -> None:
+    metrics = Metrics()
+
+    def broken() -> list[tuple[str, int]]:
+        raise RuntimeError("store closed")
+
+    metrics.watch_collections(broken)
+    text = generate_latest(metrics.registry).decode()
+    assert "# TYPE simsearch_collection_documents gauge" in text
+    assert "simsearch_collection_documents{" not in text
+    assert "simsearch_rpcs_in_flight 0.0" in text
+
+
+def test_https_with_the_servers_certificate(start_server: StartServer, pki: Pki) -> None:
+    port = free_port()
+    start_server(
+        metrics_port=port, tls_cert=pki.server_cert, tls_key=pki.server_key, tls_client_ca=pki.ca
+    )
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    context.load_cert_chain(str(pki.client_cert), str(pki.client_key))
+    assert ("simsearch_rpcs_in_flight", "") in scrape(f"https://127.0.0.1:{port}/metrics", context)
+    without_cert = ssl.create_default_context(cafile=str(pki.ca))
+    with pytest.raises((URLError, ssl.SSLError, ConnectionError)):
+        scrape(f"https://127.0.0.1:{port}/metrics", without_cert)
