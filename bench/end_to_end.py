@@ -14,6 +14,7 @@ otherwise it is built first with a bulk upsert.
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import threading
 import time
@@ -75,7 +76,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="reuse the collection 'stsb' from here")
     parser.add_argument("--quick", action="store_true", help="10,000 documents, 5 s per row")
     parser.add_argument("--server-flag", action="append", default=[], help="extra serve flag")
+    parser.add_argument(
+        "--index", default="flat", help='index kind of the collection, e.g. "HNSW32 | efSearch=64"'
+    )
     args = parser.parse_args()
+    collection = "stsb"
+    if args.index != "flat":
+        collection += "_" + re.sub(r"[^A-Za-z0-9]+", "_", args.index).strip("_")
     if args.quick:
         args.documents, args.seconds = 10_000, 5.0
     queries = [pair.a for pair in load_sts("test")]
@@ -84,22 +91,22 @@ def main() -> None:
         with server_process(data_dir, *args.server_flag) as address:
             with Client(address, timeout=None) as client:
                 try:
-                    count = client.describe_collection("stsb").count
+                    count = client.describe_collection(collection).count
                 except NotFoundError:
                     texts = sts_sentences()
-                    client.create_collection("stsb")
+                    client.create_collection(collection, index=args.index)
                     docs = (
                         {"id": f"d{i}", "text": texts[i % len(texts)]}
                         for i in range(args.documents)
                     )
                     started = time.perf_counter()
-                    client.upsert_stream("stsb", docs)
-                    print(f"built 'stsb' in {time.perf_counter() - started:.0f} s")
-                    count = client.describe_collection("stsb").count
+                    client.upsert_stream(collection, docs)
+                    print(f"built {collection!r} in {time.perf_counter() - started:.0f} s")
+                    count = client.describe_collection(collection).count
                 model = client.info().model
             print(
-                f"collection 'stsb': {count:,} documents; model {model.name}, "
-                f"precision {model.precision}"
+                f"collection {collection!r} ({args.index}): {count:,} documents; "
+                f"model {model.name}, precision {model.precision}"
             )
             rows: list[list[Any]] = []
 
@@ -121,7 +128,7 @@ def main() -> None:
                 add(
                     "Search 1 text, k=10",
                     clients,
-                    lambda c, i: c.search("stsb", queries[i % len(queries)], k=10),
+                    lambda c, i: c.search(collection, queries[i % len(queries)], k=10),
                 )
     print_table(
         f"End to end over gRPC ({args.seconds:.0f} s per row)",
