@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.server.intercept import SERVICE_PREFIX, Behavior
+from simsearch.server.intercept import SERVICE_PREFIX, Behavior, replace_behavior
 from simsearch.wire import code_for
 
 __all__ = ["DecodeRequests", "Undecodable"]
@@ -49,18 +49,8 @@ class DecodeRequests(grpc.ServerInterceptor):
             or not handler_call_details.method.startswith(SERVICE_PREFIX)
         ):
             return handler
-        args = (_tolerant(handler.request_deserializer), handler.response_serializer)
-        if handler.request_streaming and handler.response_streaming:
-            assert handler.stream_stream is not None
-            return grpc.stream_stream_rpc_method_handler(_stream(handler.stream_stream), *args)
-        if handler.request_streaming:
-            assert handler.stream_unary is not None
-            return grpc.stream_unary_rpc_method_handler(_stream(handler.stream_unary), *args)
-        if handler.response_streaming:
-            assert handler.unary_stream is not None
-            return grpc.unary_stream_rpc_method_handler(_unary(handler.unary_stream), *args)
-        assert handler.unary_unary is not None
-        return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary), *args)
+        wrap = _stream if handler.request_streaming else _unary
+        return replace_behavior(handler, wrap, _tolerant(handler.request_deserializer))
 
 
 def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:

@@ -30,9 +30,14 @@ def method_name(full_method: str) -> str:
     return full_method.rsplit("/", 1)[-1]
 
 
-def replace_behavior(handler: Handler, wrap: Callable[[Behavior], Behavior]) -> Handler:
-    """A handler of the same kind and serializers whose behaviour is ``wrap(behaviour)``."""
-    args = (handler.request_deserializer, handler.response_serializer)
+def replace_behavior(
+    handler: Handler,
+    wrap: Callable[[Behavior], Behavior],
+    request_deserializer: Callable[[bytes], Any] | None = None,
+) -> Handler:
+    """A handler of the same kind and serializers whose behaviour is ``wrap(behaviour)``;
+    ``request_deserializer``, when given, replaces the handler's."""
+    args = (request_deserializer or handler.request_deserializer, handler.response_serializer)
     if handler.request_streaming and handler.response_streaming:
         assert handler.stream_stream is not None
         return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream), *args)
