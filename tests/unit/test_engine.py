@@ -643,3 +643,11 @@ def test_invalid_requests_fail_before_encoding_and_change_nothing(
 
 def test_the_longest_name_is_accepted(engine: Engine) -> None:
     assert engine.create_collection("a" * 64).spec.name == "a" * 64
+
+
+def test_close_stops_the_encoder_only_when_the_engine_owns_it(tmp_path: Path) -> None:
+    shared, owned = FakeEncoder(), FakeEncoder()
+    Engine(shared, FaissCatalog(tmp_path / "a"), LIMITS).close()
+    Engine(owned, FaissCatalog(tmp_path / "b"), LIMITS, owns_encoder=True).close()
+    assert [call.method for call in shared.calls] == []
+    assert [call.method for call in owned.calls] == ["close"]

@@ -100,10 +100,15 @@ class PairScores:
 class Engine:
     """Encode, compare, and manage and search collections. Thread-safe."""
 
-    def __init__(self, encoder: Encoder, catalog: Catalog, limits: Limits) -> None:
+    def __init__(
+        self, encoder: Encoder, catalog: Catalog, limits: Limits, *, owns_encoder: bool = False
+    ) -> None:
+        """``owns_encoder``: :meth:`close` closes the encoder too (leave it False for an
+        encoder shared with other engines)."""
         self._encoder = encoder
         self._catalog = catalog
         self.limits = limits
+        self._owns_encoder = owns_encoder
 
     @property
     def model(self) -> ModelInfo:
@@ -428,8 +433,9 @@ class Engine:
         return encoded.embeddings, encoded.truncated
 
     def close(self) -> None:
-        """Close every collection (each writes its checkpoint), then stop the encoder."""
+        """Close every collection (each writes its checkpoint), then the encoder if owned."""
         try:
             self._catalog.close()
         finally:
-            self._encoder.close()
+            if self._owns_encoder:
+                self._encoder.close()

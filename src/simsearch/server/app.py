@@ -101,7 +101,7 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
     catalog = FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
     for name in catalog.names():  # open (and check) every collection before serving any
         catalog.open(name)
-    return Engine(encoder, catalog, config.limits)
+    return Engine(encoder, catalog, config.limits, owns_encoder=True)
 
 
 def create_server(
