@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from simsearch.callers import caller_gone
 from simsearch.encoder.fingerprint import FINGERPRINT_CHARS, model_fingerprint
 from simsearch.encoder.jobs import Job
 from simsearch.encoder.loading import (
@@ -183,7 +184,9 @@ class BertEncoder:
         """
         pooling = self._check_pooling(pooling)
         items = self._tokenize(inputs, truncate)
-        result = self._scheduler.run(Job(items, pooling, normalize, tokens=False), should_drop)
+        result = self._scheduler.run(
+            Job(items, pooling, normalize, tokens=False), should_drop or caller_gone.get()
+        )
         return SentenceEmbeddings(result.embeddings, _truncated(items))
 
     def encode_tokens(
@@ -199,7 +202,9 @@ class BertEncoder:
         marks cut inputs.
         """
         items = self._tokenize(inputs, truncate)
-        result = self._scheduler.run(Job(items, None, False, tokens=True), should_drop)
+        result = self._scheduler.run(
+            Job(items, None, False, tokens=True), should_drop or caller_gone.get()
+        )
         return self._token_embeddings(items, result.hidden)
 
     def encode_with_tokens(
@@ -213,7 +218,9 @@ class BertEncoder:
         """Normalised sentence embeddings and token embeddings, from one forward pass."""
         pooling = self._check_pooling(pooling)
         items = self._tokenize(inputs, truncate)
-        result = self._scheduler.run(Job(items, pooling, True, tokens=True), should_drop)
+        result = self._scheduler.run(
+            Job(items, pooling, True, tokens=True), should_drop or caller_gone.get()
+        )
         embeddings = SentenceEmbeddings(result.embeddings, _truncated(items))
         return embeddings, self._token_embeddings(items, result.hidden)
 

@@ -17,6 +17,7 @@ from typing import NoReturn, TypeVar
 
 import grpc
 
+from simsearch.callers import caller_gone
 from simsearch.errors import DeadlineExceededError, SimsearchError
 from simsearch.wire import code_for
 
@@ -35,6 +36,7 @@ def rpc(handler: Handler[Self, Request, Response]) -> Handler[Self, Request, Res
 
     @functools.wraps(handler)
     def wrapper(self: Self, request: Request, context: grpc.ServicerContext) -> Response:
+        gone = caller_gone.set(lambda: _caller_has_gone(context))
         try:
             _check_deadline(context)
             return handler(self, request, context)
@@ -50,8 +52,16 @@ def rpc(handler: Handler[Self, Request, Response]) -> Handler[Self, Request, Res
                 grpc.StatusCode.INTERNAL,
                 f"internal error (incident {incident}); the server log has the details",
             )
+        finally:
+            caller_gone.reset(gone)
 
     return wrapper
+
+
+def _caller_has_gone(context: grpc.ServicerContext) -> bool:
+    """Cancelled, or past its deadline: work queued for it can be dropped."""
+    remaining = context.time_remaining()
+    return not context.is_active() or (remaining is not None and remaining <= 0)
 
 
 def _check_deadline(context: grpc.ServicerContext) -> None:
