@@ -314,3 +314,9 @@ def test_bad_requests_fail_before_encoding_and_change_nothing(
     assert type(raised.value) is error, raised.value
     assert encoder.calls == []
     assert stored(catalog) == before
+
+
+def test_rerank_takes_up_to_max_rerank_depth_ids_not_max_batch(engine: Engine) -> None:
+    ids = [f"d{i}" for i in range(20)]  # over max_batch (8), within max_rerank_depth (30)
+    (hits,) = engine.rerank("tokens", [("red apple", ids)]).hits
+    assert sorted(hit.id for hit in hits) == sorted(ids)

@@ -169,18 +169,18 @@ class Engine:
         truncated = tuple(sorted({i // 2 for i in encoded.truncated}))
         if maxsim is None:
             return PairScores(cosine, truncated)
+        rows = [token_vectors(item) for item in tokens]  # normalised once, used twice
         late = np.array(
-            [
-                maxsim_many(token_vectors(a), [token_vectors(b)], maxsim)[0]
-                for a, b in zip(tokens[0::2], tokens[1::2], strict=True)
-            ],
+            [maxsim_many(a, [b], maxsim)[0] for a, b in zip(rows[0::2], rows[1::2], strict=True)],
             dtype=np.float32,
         )
         hybrid = combine(cosine, late, maxsim.alpha) if maxsim.alpha is not None else None
         aligned = (
             [
-                align(a, b, maxsim.tokens, with_matrix=similarity_matrix)
-                for a, b in zip(tokens[0::2], tokens[1::2], strict=True)
+                align(a, b, maxsim.tokens, with_matrix=similarity_matrix, vectors=(va, vb))
+                for a, b, va, vb in zip(
+                    tokens[0::2], tokens[1::2], rows[0::2], rows[1::2], strict=True
+                )
             ]
             if alignments
             else None
@@ -312,10 +312,17 @@ class Engine:
         """Documents in the order asked; NotFoundError names any unknown id."""
         target = self._usable(collection)
         check.check_ids("ids", ids, self.limits)
+        return self._existing(target, ids)
+
+    @staticmethod
+    def _existing(target: Collection, ids: Sequence[str]) -> list[Document]:
+        """The documents of already checked ids; NotFoundError names any unknown one."""
         found = target.get(ids)
         missing = [doc_id for doc_id, doc in zip(ids, found, strict=True) if doc is None]
         if missing:
-            raise NotFoundError(f"collection {collection!r} has no documents with ids {missing}")
+            raise NotFoundError(
+                f"collection {target.spec.name!r} has no documents with ids {missing}"
+            )
         return [doc for doc in found if doc is not None]
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> FloatArray:
@@ -396,7 +403,7 @@ class Engine:
         for i, (_, ids) in enumerate(queries):
             check.check_rerank_ids(f"queries[{i}].ids", ids, self.limits)
         # Unknown ids fail the request before any model work.
-        documents = [self.get(collection, ids) for _, ids in queries]
+        documents = [self._existing(target, ids) for _, ids in queries]
         stored_vectors = [target.get_embeddings(ids) for _, ids in queries]
         encoded, tokens = self._encoder.encode_with_tokens(
             texts, target.spec.pooling, truncate=truncate

@@ -121,9 +121,12 @@ def align(
     selection: TokenSelection,
     *,
     with_matrix: bool = False,
+    vectors: tuple[TokenVectors, TokenVectors] | None = None,
 ) -> Alignment:
-    """For each selected token of a, its best selected token of b (and the reverse)."""
-    va, vb = token_vectors(a), token_vectors(b)
+    """For each selected token of a, its best selected token of b (and the reverse).
+
+    ``vectors``: ``token_vectors`` of a and b, when the caller has them already."""
+    va, vb = vectors or (token_vectors(a), token_vectors(b))
     sims = np.asarray(va.vectors @ vb.vectors.T, dtype=np.float32)
     mask_a, mask_b = selected(va.kinds, selection), selected(vb.kinds, selection)
     a_to_b, a_sim = _best_matches(sims, mask_a, mask_b)
