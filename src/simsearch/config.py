@@ -121,6 +121,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_queue_depth", int, "texts waiting for the encoder; more: RESOURCE_EXHAUSTED", True
     ),
+    Setting(
+        "stream_idle_timeout_s",
+        float,
+        "seconds an UpsertStream may stay silent before it is ended (frees its slot)",
+        True,
+    ),
+    Setting("max_filter_keys", int, "most keys in one metadata filter", True),
     Setting("api_keys_file", Path, "file of API keys, one 'role:key' a line (read, write)"),
     Setting("api_keys", str, "API keys as 'role:key,role:key'", secret=True),
     Setting("tls_cert", Path, "PEM certificate (chain) of the server; turns TLS on"),
@@ -193,6 +200,7 @@ def _validate(config: ServerConfig) -> None:
         ("max_rerank_depth", config.limits.max_rerank_depth),
         ("max_concurrent_rpcs", config.limits.max_concurrent_rpcs),
         ("max_queue_depth", config.limits.max_queue_depth),
+        ("max_filter_keys", config.limits.max_filter_keys),
         ("batch_tokens", config.batch_tokens),
     )
     for name, value in positive:
@@ -204,6 +212,10 @@ def _validate(config: ServerConfig) -> None:
         raise ValueError(f"dtype must be auto, float32 or bfloat16, got {config.dtype!r}")
     if config.threads < 0:
         raise ValueError(f"threads must be >= 0, got {config.threads}")
+    if not config.limits.stream_idle_timeout_s > 0:
+        raise ValueError(
+            f"stream_idle_timeout_s must be positive, got {config.limits.stream_idle_timeout_s}"
+        )
     if config.batch_wait_ms < 0:
         raise ValueError(f"batch_wait_ms must be >= 0, got {config.batch_wait_ms}")
     if config.max_length < 0:

@@ -267,6 +267,9 @@ class CollectionInfo:
     count: int
     created_at: float
     compatible: bool = True
+    # Empty when the collection is open and usable; else why it could not be opened (it can
+    # then only be listed, described and dropped; spec fields other than name may be unknown).
+    unavailable: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,3 +283,5 @@ class Limits:
     max_rerank_depth: int = 1000
     max_concurrent_rpcs: int = 64
     max_queue_depth: int = 4096
+    stream_idle_timeout_s: float = 30.0  # an UpsertStream silent this long is ended
+    max_filter_keys: int = 64  # most keys in one metadata filter

@@ -302,6 +302,8 @@ def limits(message: pb.Limits) -> Limits:
         max_rerank_depth=message.max_rerank_depth,
         max_concurrent_rpcs=message.max_concurrent_rpcs,
         max_queue_depth=message.max_queue_depth,
+        stream_idle_timeout_s=message.stream_idle_timeout_s,
+        max_filter_keys=message.max_filter_keys,
     )
 
 
@@ -327,5 +329,9 @@ def collection_info(message: pb.CollectionInfo) -> CollectionInfo:
         store_tokens=message.store_tokens,
     )
     return CollectionInfo(
-        spec=spec, count=message.count, created_at=message.created_at, compatible=message.compatible
+        spec=spec,
+        count=message.count,
+        created_at=message.created_at,
+        compatible=message.compatible,
+        unavailable=message.unavailable,
     )

@@ -217,6 +217,7 @@ def collection_to_wire(info: CollectionInfo) -> pb.CollectionInfo:
         created_at=info.created_at,
         compatible=info.compatible,
         store_tokens=spec.store_tokens,
+        unavailable=info.unavailable,
     )
 
 
@@ -242,4 +243,6 @@ def limits_to_wire(limits: Limits) -> pb.Limits:
         max_rerank_depth=limits.max_rerank_depth,
         max_concurrent_rpcs=limits.max_concurrent_rpcs,
         max_queue_depth=limits.max_queue_depth,
+        stream_idle_timeout_s=limits.stream_idle_timeout_s,
+        max_filter_keys=limits.max_filter_keys,
     )

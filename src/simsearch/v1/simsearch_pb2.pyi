@@ -238,6 +238,8 @@ class Limits(_message.Message):
     MAX_RERANK_DEPTH_FIELD_NUMBER: _builtins.int
     MAX_CONCURRENT_RPCS_FIELD_NUMBER: _builtins.int
     MAX_QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
+    STREAM_IDLE_TIMEOUT_S_FIELD_NUMBER: _builtins.int
+    MAX_FILTER_KEYS_FIELD_NUMBER: _builtins.int
     max_batch: _builtins.int
     """most texts / pairs / documents / ids / queries per request"""
     max_k: _builtins.int
@@ -252,6 +254,12 @@ class Limits(_message.Message):
     """RPCs served at once; beyond it RESOURCE_EXHAUSTED"""
     max_queue_depth: _builtins.int
     """texts waiting for the encoder; beyond it RESOURCE_EXHAUSTED"""
+    stream_idle_timeout_s: _builtins.float
+    """Seconds an UpsertStream may go without a message before it is ended with DEADLINE_EXCEEDED
+    (and the count of documents committed so far): an idle stream holds a concurrency slot.
+    """
+    max_filter_keys: _builtins.int
+    """most keys in one metadata filter; beyond it RESOURCE_EXHAUSTED"""
     def __init__(
         self,
         *,
@@ -262,10 +270,12 @@ class Limits(_message.Message):
         max_rerank_depth: _builtins.int = ...,
         max_concurrent_rpcs: _builtins.int = ...,
         max_queue_depth: _builtins.int = ...,
+        stream_idle_timeout_s: _builtins.float = ...,
+        max_filter_keys: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_batch", b"max_batch", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_k", b"max_k", "max_message_bytes", b"max_message_bytes", "max_queue_depth", b"max_queue_depth", "max_rerank_depth", b"max_rerank_depth", "max_text_chars", b"max_text_chars"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_batch", b"max_batch", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_filter_keys", b"max_filter_keys", "max_k", b"max_k", "max_message_bytes", b"max_message_bytes", "max_queue_depth", b"max_queue_depth", "max_rerank_depth", b"max_rerank_depth", "max_text_chars", b"max_text_chars", "stream_idle_timeout_s", b"stream_idle_timeout_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -688,6 +698,7 @@ class CollectionInfo(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     COMPATIBLE_FIELD_NUMBER: _builtins.int
     STORE_TOKENS_FIELD_NUMBER: _builtins.int
+    UNAVAILABLE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     pooling: Global___Pooling.ValueType
     index: _builtins.str
@@ -706,6 +717,12 @@ class CollectionInfo(_message.Message):
     """
     store_tokens: _builtins.bool
     """documents' token embeddings are stored (float16) for reranking"""
+    unavailable: _builtins.str
+    """Empty when the collection is open and usable. Otherwise why it could not be opened (a
+    damaged store, an index FAISS cannot run, ...): the collection serves nothing until the
+    cause is repaired and the server restarted, and it can be dropped. Fields other than name
+    may then be unknown (empty / zero).
+    """
     def __init__(
         self,
         *,
@@ -719,10 +736,11 @@ class CollectionInfo(_message.Message):
         created_at: _builtins.float = ...,
         compatible: _builtins.bool = ...,
         store_tokens: _builtins.bool = ...,
+        unavailable: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["compatible", b"compatible", "count", b"count", "created_at", b"created_at", "dimension", b"dimension", "index", b"index", "model_fingerprint", b"model_fingerprint", "model_name", b"model_name", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compatible", b"compatible", "count", b"count", "created_at", b"created_at", "dimension", b"dimension", "index", b"index", "model_fingerprint", b"model_fingerprint", "model_name", b"model_name", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens", "unavailable", b"unavailable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

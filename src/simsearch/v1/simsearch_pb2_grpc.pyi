@@ -38,11 +38,16 @@ class SimSearchStub:
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
       FAILED_PRECONDITION  the collection was built with another model than the one loaded.
-      RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size,
-                           ids to rerank, concurrent RPCs, encoder queue depth.
+      RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
+                           (a response estimated from token counts, before any model work, to
+                           exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
+                           encoder queue depth.
+      DEADLINE_EXCEEDED    the caller's deadline passed, or an UpsertStream sent nothing for
+                           stream_idle_timeout_s (the message counts the documents committed).
       UNAUTHENTICATED      no API key, or an unknown one (when the server runs with keys).
       PERMISSION_DENIED    a read key on a write RPC.
-      UNAVAILABLE          the server is starting, stopping, or its storage cannot write.
+      UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
+                           collection that could not be opened (see CollectionInfo.unavailable).
       INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
@@ -93,11 +98,16 @@ class SimSearchAsyncStub(SimSearchStub):
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
       FAILED_PRECONDITION  the collection was built with another model than the one loaded.
-      RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size,
-                           ids to rerank, concurrent RPCs, encoder queue depth.
+      RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
+                           (a response estimated from token counts, before any model work, to
+                           exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
+                           encoder queue depth.
+      DEADLINE_EXCEEDED    the caller's deadline passed, or an UpsertStream sent nothing for
+                           stream_idle_timeout_s (the message counts the documents committed).
       UNAUTHENTICATED      no API key, or an unknown one (when the server runs with keys).
       PERMISSION_DENIED    a read key on a write RPC.
-      UNAVAILABLE          the server is starting, stopping, or its storage cannot write.
+      UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
+                           collection that could not be opened (see CollectionInfo.unavailable).
       INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
@@ -144,11 +154,16 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
       FAILED_PRECONDITION  the collection was built with another model than the one loaded.
-      RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size,
-                           ids to rerank, concurrent RPCs, encoder queue depth.
+      RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
+                           (a response estimated from token counts, before any model work, to
+                           exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
+                           encoder queue depth.
+      DEADLINE_EXCEEDED    the caller's deadline passed, or an UpsertStream sent nothing for
+                           stream_idle_timeout_s (the message counts the documents committed).
       UNAUTHENTICATED      no API key, or an unknown one (when the server runs with keys).
       PERMISSION_DENIED    a read key on a write RPC.
-      UNAVAILABLE          the server is starting, stopping, or its storage cannot write.
+      UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
+                           collection that could not be opened (see CollectionInfo.unavailable).
       INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
