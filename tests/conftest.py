@@ -43,3 +43,21 @@ def default_encoder() -> BertEncoder:
     from simsearch.encoder import load_encoder
 
     return load_encoder("default")
+
+
+@pytest.fixture
+def forward_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows of every forward pass of any model while the test runs (an empty list: the model
+    never ran)."""
+    from simsearch.encoder.batching import PaddedBatch
+    from simsearch.encoder.runner import ModelOutputs, ModelRunner
+
+    passes: list[int] = []
+    original = ModelRunner.forward
+
+    def counted(self: ModelRunner, batch: PaddedBatch) -> ModelOutputs:
+        passes.append(len(batch.lengths))
+        return original(self, batch)
+
+    monkeypatch.setattr(ModelRunner, "forward", counted)
+    return passes

@@ -346,3 +346,62 @@ def test_a_collected_encoder_stops_its_worker(tiny_model_dir: Path) -> None:
 
 def _workers() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == WORKER and t.is_alive()}
+
+
+# -- what each pass reports (the server's batch-size and token metrics) ------------------------
+
+
+def test_each_pass_reports_its_rows_and_real_tokens(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, reference: Reference
+) -> None:
+    reported: list[tuple[int, int]] = []
+    encoder = load_encoder(
+        str(tiny_model_dir),
+        batch_size=8,
+        batch_tokens=160,
+        batch_wait_ms=20.0,
+        on_batch=lambda rows, tokens: reported.append((rows, tokens)),
+    )
+    spy = Spy(monkeypatch)
+    rng = random.Random(11)
+    calls = [[_text(rng, rng.randint(1, 25)) for _ in range(rng.randint(1, 12))] for _ in range(8)]
+    try:
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            list(pool.map(lambda texts: _encode(encoder, texts), calls))
+    finally:
+        encoder.close()
+    # One report per pass, with the pass's rows and its non-padding tokens.
+    assert reported == [(len(ids), int((ids != 0).sum())) for ids in spy.batches]
+    texts = [text for texts in calls for text in texts]
+    assert sum(rows for rows, _ in reported) == len(texts)
+    assert sum(tokens for _, tokens in reported) == sum(
+        len(reference.tokenizer(text)["input_ids"]) for text in texts
+    )
+    # Not vacuous: some passes carried padding, which the reports leave out.
+    assert any((ids == 0).any() for ids in spy.batches)
+
+
+def test_a_failing_pass_is_not_reported_and_a_failing_observer_fails_nothing(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, reference: Reference
+) -> None:
+    calls: list[tuple[int, int]] = []
+
+    def observer(rows: int, tokens: int) -> None:
+        calls.append((rows, tokens))
+        raise RuntimeError("broken metrics")
+
+    encoder = load_encoder(str(tiny_model_dir), on_batch=observer)
+    spy = Spy(monkeypatch)
+    spy.fail_on_token = int(reference.tokenizer.convert_tokens_to_ids("fox"))
+    try:
+        with pytest.raises(RuntimeError, match="injected failure"):
+            _encode(encoder, ["the quick brown fox"])
+        assert calls == []
+        assert _encode(encoder, ["hello world"]).embeddings.shape == (1, 32)
+        assert calls == [(1, 4)]  # [CLS] hello world [SEP]
+    finally:
+        encoder.close()
+
+
+def _encode(encoder: BertEncoder, texts: list[str]) -> Any:
+    return encoder.encode(texts, Pooling.MEAN, normalize=True, truncate=False)

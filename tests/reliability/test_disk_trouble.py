@@ -117,6 +117,11 @@ def test_read_only_directory_refuses_writes_or_start(start_server, tmp_path: Pat
         with Client(server.address) as client:
             with pytest.raises(UnavailableError):
                 client.upsert("docs", [_document(100)])
+            cause = client.describe_collection("docs").unavailable
+            if cause:  # it could not even be opened: reported unavailable, not served
+                figures["outcome"] = f"started; the collection is unavailable: {cause}"
+                assert str(folder / "store.sqlite3") in cause, cause
+                return
             verify_collection(client, data, expected)
         figures["outcome"] = "started; writes refused with UNAVAILABLE"
     finally:

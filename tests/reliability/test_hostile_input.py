@@ -871,6 +871,84 @@ NAMED: dict[str, tuple[str, Any, C | set[C]]] = {
         C.INVALID_ARGUMENT,
     ),
     "random-bytes": ("Search", b"\xff\xff\xff\xff\xff", C.INVALID_ARGUMENT),
+    # Texts with nothing to embed (they all embedded as [CLS] [SEP], one shared vector).
+    "encode-nul-only": ("Encode", pb.EncodeRequest(texts=["\x00\x00"]), C.INVALID_ARGUMENT),
+    "encode-zero-width-only": (
+        "Encode",
+        pb.EncodeRequest(texts=["cat", "\u200b\ufeff\u2060"]),
+        C.INVALID_ARGUMENT,
+    ),
+    "encode-combining-only": ("Encode", pb.EncodeRequest(texts=["\u0301" * 3]), C.INVALID_ARGUMENT),
+    "encode-control-only": ("Encode", pb.EncodeRequest(texts=["\x01\x7f\x9f"]), C.INVALID_ARGUMENT),
+    "encode-one-letter-among-them": (
+        "Encode",
+        pb.EncodeRequest(texts=["\x00\u200b c \u0301"]),
+        C.OK,
+    ),
+    "tokens-zero-width-only": (
+        "EncodeTokens",
+        pb.EncodeTokensRequest(texts=["\u200b" * 50]),
+        C.INVALID_ARGUMENT,
+    ),
+    "compare-combining-only": (
+        "Compare",
+        pb.CompareRequest(pairs=[pb.TextPair(a="cat", b="\u0301\u0302")]),
+        C.INVALID_ARGUMENT,
+    ),
+    "upsert-nul-only-text": (
+        "Upsert",
+        pb.UpsertRequest(collection="docs", documents=[pb.Document(id="a", text="\x00")]),
+        C.INVALID_ARGUMENT,
+    ),
+    "search-zero-width-text": ("Search", _search(texts=["\u200b\u200c"]), C.INVALID_ARGUMENT),
+    "rerank-control-only": (
+        "Rerank",
+        pb.RerankRequest(collection="docs", queries=[pb.RerankQuery(text="\x01", ids=["base-1"])]),
+        C.INVALID_ARGUMENT,
+    ),
+    # NUL in metadata and filters: SQLite's json_each cut at it ({"s": "a"} matched "a\0b").
+    "upsert-nul-metadata-value": (
+        "Upsert",
+        pb.UpsertRequest(
+            collection="docs",
+            documents=[pb.Document(id="a", text="cat", metadata=struct({"s": "a\x00b"}))],
+        ),
+        C.INVALID_ARGUMENT,
+    ),
+    "upsert-nul-metadata-key": (
+        "Upsert",
+        pb.UpsertRequest(
+            collection="docs",
+            documents=[pb.Document(id="a", text="cat", metadata=struct({"x": {"k\x00": 1}}))],
+        ),
+        C.INVALID_ARGUMENT,
+    ),
+    "search-nul-filter": (
+        "Search",
+        _search(texts=["cat"], filter=struct({"s": "\x00"})),
+        C.INVALID_ARGUMENT,
+    ),
+    # Filter keys: at most max_filter_keys (64); 991+ keys were UNAVAILABLE from SQLite.
+    "search-64-filter-keys": (
+        "Search",
+        _search(texts=["cat"], filter=struct({f"k{i}": i for i in range(64)})),
+        C.OK,
+    ),
+    "search-65-filter-keys": (
+        "Search",
+        _search(texts=["cat"], filter=struct({f"k{i}": i for i in range(65)})),
+        C.RESOURCE_EXHAUSTED,
+    ),
+    "search-1000-filter-keys": (
+        "Search",
+        _search(texts=["cat"], filter=struct({f"k{i}": i for i in range(1000)})),
+        C.RESOURCE_EXHAUSTED,
+    ),
+    "search-filter-1mb-value": (
+        "Search",
+        _search(texts=["cat"], filter=struct({"s": "x" * 1_000_000})),
+        C.OK,
+    ),
 }
 
 

@@ -55,20 +55,26 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 120.0) -> ServerProcess:
+    def wait_ready(self, timeout: float = 600.0) -> ServerProcess:
+        """Poll the health check until SERVING; ``timeout`` only bounds a hang (a start takes
+        seconds, minutes on a loaded machine).
+
+        Each check uses a new channel: a channel that kept failing to connect while the model
+        loaded backs off exponentially (up to 2 minutes), and would then still be waiting for
+        its next attempt long after the server started serving."""
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.address) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.popen.poll() is not None:
-                    raise RuntimeError(f"server exited {self.popen.returncode}:\n{self.log()}")
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"server exited {self.popen.returncode}:\n{self.log()}")
+            with grpc.insecure_channel(self.address) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
                 try:
-                    answer = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    answer = health.Check(health_pb2.HealthCheckRequest(), timeout=10.0)
                     if answer.status == health_pb2.HealthCheckResponse.SERVING:
                         return self
                 except grpc.RpcError:
                     pass
-                time.sleep(0.05)
+            time.sleep(0.1)
         self.kill()
         raise TimeoutError(f"server not SERVING after {timeout} s:\n{self.log()}")
 

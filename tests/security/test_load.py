@@ -5,14 +5,18 @@ Against a real ``simsearch serve`` process (tiny BERT) for ``SIMSEARCH_LOAD_SECO
 below the number of clients (24 < 32) so that overload is exercised: a refused call
 (RESOURCE_EXHAUSTED) backs off briefly and tries again, as a well-behaved client does; it is
 the only error allowed. Upserts replace documents within a fixed set of ids, so the data stops
-growing after warm-up and resident memory must stay flat: after the first third of the run
-(at least 5 s), every sample of the server's VmRSS is within 10% of the one taken then.
+growing after warm-up and resident memory must stay flat: the server's VmRSS may not grow by
+more than ``MAX_GROWTH`` after the first quarter of the run (the median of the first ``EDGE``
+samples after it against that of the last ``EDGE``, so one sample's noise does not count).
 
-The model runs in float32 here (``SIMSEARCH_LOAD_DTYPE`` to change it), the same on every
-machine. In bfloat16 (what ``--dtype auto`` picks on CPUs with native bf16) oneDNN caches a
-kernel per input shape, so resident memory climbs for about two minutes before it levels off:
-run that with ``SIMSEARCH_LOAD_SECONDS=300`` (docs/reliability.md has the series).
-p50 / p99 latencies per operation are printed at the end ("simsearch security report").
+The server runs with its default settings, ``--dtype auto`` included: bfloat16 on CPUs with
+native bf16, float32 elsewhere (``SIMSEARCH_LOAD_DTYPE`` forces one). Before the encoder bounded
+oneDNN's kernel caches, bfloat16 grew by ~12% over those three quarters of a 30 s run (a
+compiled kernel per new input shape, most of it in the first half, so a second-half window
+would have missed it); bounded, it stays within 1% (docs/reliability.md has the series). The
+bound does not depend on the machine's speed: memory that is bounded stays flat however many
+calls a run makes. p50 / p99 latencies per operation and the precision are printed at the end
+("simsearch security report").
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ CLIENTS = 32
 LIMIT = 24
 IDS = 2000
 SECONDS = float(os.environ.get("SIMSEARCH_LOAD_SECONDS", "30"))
-DTYPE = os.environ.get("SIMSEARCH_LOAD_DTYPE", "float32")
+DTYPE = os.environ.get("SIMSEARCH_LOAD_DTYPE", "")  # empty: the server's default (auto)
+WARM_UP = 0.25  # of the run
+MAX_GROWTH = 0.05  # of resident memory over the rest of the run
+EDGE = 5  # samples (0.5 s apart) at each end of the rest whose median is compared
 WORDS = (  # noqa: SIM905 (60 words read better as text than as a list of strings)
     "the a cat dog man woman child sits plays runs walks eats on in at mat table park street "
     "beach river music guitar piano food apple ball good small big quick brown fox jumps over "
@@ -112,10 +119,17 @@ def server(tiny_model_dir: Path, tmp_path: Path) -> ServerProcess:
     process = ServerProcess(
         tiny_model_dir, tmp_path / "data", tmp_path / "server.log",
         "--max-concurrent-rpcs", str(LIMIT), "--workers", "8", "--log-level", "WARNING",
-        "--dtype", DTYPE,
+        *(("--dtype", DTYPE) if DTYPE else ()),
     )  # fmt: skip
     yield process.wait_ready()  # type: ignore[misc]
     process.kill()
+
+
+def series(samples: list[tuple[float, int]]) -> str:
+    """RSS (MiB) at each tenth of the run, for the report."""
+    marks = [SECONDS * i / 10 for i in range(11)]
+    picked = [next((rss for t, rss in samples if t >= mark), samples[-1][1]) for mark in marks]
+    return ", ".join(f"{rss / 1024:.0f}" for rss in picked)
 
 
 def percentiles(values: list[float]) -> str:
@@ -129,6 +143,7 @@ def percentiles(values: list[float]) -> str:
 def test_32_clients_mixed_load(server: ServerProcess) -> None:
     rng = random.Random(7)
     with Client(server.address) as client:
+        precision = client.info().model.precision
         client.create_collection("load")
         for start in range(0, IDS, 250):
             docs = [{"id": f"d{i}", "text": sentence(rng)} for i in range(start, start + 250)]
@@ -145,12 +160,13 @@ def test_32_clients_mixed_load(server: ServerProcess) -> None:
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
-    warm_up = max(5.0, SECONDS / 3)
-    after = [rss for t, rss in samples if t >= warm_up]
-    baseline = after[0]
-    drift = max(abs(rss - baseline) for rss in after) / baseline
+    warm = [rss for t, rss in samples if t >= SECONDS * WARM_UP]
+    assert len(warm) >= 2 * EDGE, f"too few memory samples: {samples}"
+    start_rss = statistics.median(warm[:EDGE])
+    end_rss = statistics.median(warm[-EDGE:])
+    growth = (end_rss - start_rss) / start_rss
     total = sum(len(v) for v in tally.latencies.values())
-    lines = [f"{SECONDS:.0f} s, {CLIENTS} clients, max_concurrent_rpcs {LIMIT}: "
+    lines = [f"{SECONDS:.0f} s, {CLIENTS} clients, max_concurrent_rpcs {LIMIT}, {precision}: "
              f"{total} calls ({total / SECONDS:.0f}/s), {sum(tally.refused.values())} refused "
              f"(RESOURCE_EXHAUSTED), {len(tally.errors)} other errors"]  # fmt: skip
     lines += [f"{op:<7}{percentiles(values)}  refused {tally.refused[op]}"
@@ -158,13 +174,12 @@ def test_32_clients_mixed_load(server: ServerProcess) -> None:
     all_latencies = [x for values in tally.latencies.values() for x in values]
     lines.append(f"{'all':<7}{percentiles(all_latencies)}")
     lines.append(
-        f"server RSS after {warm_up:.0f} s warm-up: {baseline / 1024:.1f} MiB, "
-        f"max drift {drift:.1%} over {len(after)} samples "
-        f"(median {statistics.median(after) / 1024:.1f} MiB, "
-        f"peak {max(after) / 1024:.1f} MiB)"
+        f"server RSS after the first {WARM_UP:.0%}: {start_rss / 1024:.1f} -> "
+        f"{end_rss / 1024:.1f} MiB ({growth:+.1%}; peak {max(warm) / 1024:.1f} MiB; "
+        f"series every {SECONDS / 10:.0f} s: {series(samples)} MiB)"
     )
     REPORT["load"] = lines
     print("\n".join(lines))
     assert not tally.errors, tally.errors[:10]
     assert all(len(values) > 0 for values in tally.latencies.values())
-    assert drift <= 0.10, f"resident memory moved {drift:.1%} after warm-up"
+    assert growth <= MAX_GROWTH, f"resident memory grew {growth:.1%} after warm-up"

@@ -1,11 +1,14 @@
 """The Prometheus endpoint: requests, errors and latency per RPC and code, encoder and collection
-gauges, HTTPS with the server's certificate, and gone once the server stops."""
+gauges, HTTPS with the server's certificate, and gone once the server stops; the encoder's
+batch sizes and tokens, as a real ``simsearch serve`` reports them."""
 
 from __future__ import annotations
 
 import socket
 import ssl
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.error import URLError
 
 import pytest
@@ -18,6 +21,7 @@ from simsearch.server.metrics import Metrics
 
 from .certs import Pki
 from .conftest import StartServer
+from .process import ServerProcess
 
 
 def free_port() -> int:
@@ -59,6 +63,44 @@ def test_requests_errors_latency_and_collection_sizes(start_server: StartServer)
     server.stop(grace=0.5)
     with pytest.raises(URLError):
         scrape(f"http://127.0.0.1:{port}/metrics")
+
+
+# Each call is one forward pass: one job alone in the queue, its texts close in length (cutting
+# them into two passes would cost more than their padding), so counts and buckets are exact.
+CALLS = [
+    ["hello"],
+    ["hello world", "the quick brown fox jumps over the lazy dog", "我喜欢北京"],
+    ["a cat", "two dogs play in the park", "sun", "the weather is nice today", "学习语言"],
+]
+
+
+@pytest.fixture
+def serve_process(tiny_model_dir: Path, tmp_path: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(tiny_model_dir, tmp_path / "data", tmp_path / "server.log")
+    yield process.wait_ready()
+    process.kill()
+
+
+def test_each_forward_pass_is_counted_with_its_texts_and_real_tokens(
+    serve_process: ServerProcess, tiny_model_dir: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir), local_files_only=True)
+    with Client(serve_process.address) as client:
+        for texts in CALLS:
+            client.encode(texts)
+    got = scrape(f"http://127.0.0.1:{serve_process.metrics_port}/metrics")
+    tokens = sum(len(tokenizer(text)["input_ids"]) for texts in CALLS for text in texts)
+    assert tokens == 3 + (4 + 11 + 7) + (4 + 8 + 3 + 7 + 6)  # special tokens in, padding out
+    assert got[("simsearch_encoder_tokens_total", "")] == tokens
+    assert got[("simsearch_encoder_batch_size_count", "")] == len(CALLS)
+    assert got[("simsearch_encoder_batch_size_sum", "")] == sum(len(texts) for texts in CALLS)
+    buckets = {
+        le: got[("simsearch_encoder_batch_size_bucket", f"le={le}")]
+        for le in ("1.0", "2.0", "4.0", "8.0")
+    }
+    assert buckets == {"1.0": 1, "2.0": 1, "4.0": 2, "8.0": 3}
 
 
 def test_what_the_encoder_reports() -> None:

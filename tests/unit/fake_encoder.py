@@ -7,15 +7,16 @@ Texts are split into words (runs of non-whitespace). Each word has a fixed pseud
 a text is identical to itself. A sentence embedding is the sum of its word vectors (segment B of
 a pair uses differently seeded vectors), then a per-pooling signed permutation, so the three
 poolings give different but equally good vector spaces. ``max_length`` counts words, special
-tokens excluded. Every call is recorded in :attr:`FakeEncoder.calls`.
+tokens excluded. Every call is recorded in :attr:`FakeEncoder.calls`; :attr:`FakeEncoder.passes`
+counts the calls that got past ``admit`` to the "model" (the vectors).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +36,7 @@ DIMENSION = 16
 VOCAB_SIZE = 30_000
 _WORD = re.compile(r"\S+")
 _SPECIAL = {"[CLS]": 101, "[SEP]": 102}
+Admit = Callable[[Sequence[TokenEmbeddings]], None]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class FakeEncoder:
             vocab_size=VOCAB_SIZE,
         )
         self.calls: list[Call] = []
+        self.passes = 0
 
     @property
     def info(self) -> ModelInfo:
@@ -123,6 +126,7 @@ class FakeEncoder:
     ) -> SentenceEmbeddings:
         self.calls.append(Call("encode", tuple(inputs), Pooling(pooling), normalize, truncate))
         prepared, truncated = self._prepare(inputs, truncate)
+        self.passes += 1
         rows = self._sentences(prepared, Pooling(pooling), normalize=normalize)
         return SentenceEmbeddings(embeddings=rows, truncated=truncated)
 
@@ -142,24 +146,39 @@ class FakeEncoder:
         return rows
 
     def encode_tokens(
-        self, inputs: Sequence[TextInput], *, truncate: bool
+        self, inputs: Sequence[TextInput], *, truncate: bool, admit: Admit | None = None
     ) -> list[TokenEmbeddings]:
         self.calls.append(Call("encode_tokens", tuple(inputs), None, False, truncate))
         prepared, truncated = self._prepare(inputs, truncate)
-        return [_token_embeddings(segments, i in truncated) for i, segments in enumerate(prepared)]
+        return self._admitted_tokens(prepared, truncated, admit)
 
     def encode_with_tokens(
-        self, inputs: Sequence[TextInput], pooling: Pooling, *, truncate: bool
+        self,
+        inputs: Sequence[TextInput],
+        pooling: Pooling,
+        *,
+        truncate: bool,
+        admit: Admit | None = None,
     ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
         self.calls.append(
             Call("encode_with_tokens", tuple(inputs), Pooling(pooling), True, truncate)
         )
         prepared, truncated = self._prepare(inputs, truncate)
+        tokens = self._admitted_tokens(prepared, truncated, admit)
         sentences = self._sentences(prepared, Pooling(pooling), normalize=True)
+        return SentenceEmbeddings(sentences, truncated), tokens
+
+    def _admitted_tokens(
+        self, prepared: list[list[list[_Word]]], truncated: tuple[int, ...], admit: Admit | None
+    ) -> list[TokenEmbeddings]:
+        """Token embeddings, once ``admit`` (shown them without columns) lets the call pass."""
         tokens = [
             _token_embeddings(segments, i in truncated) for i, segments in enumerate(prepared)
         ]
-        return SentenceEmbeddings(sentences, truncated), tokens
+        if admit is not None:
+            admit([replace(t, embeddings=np.empty((len(t.tokens), 0), np.float32)) for t in tokens])
+        self.passes += 1
+        return tokens
 
     def close(self) -> None:
         self.calls.append(Call("close", (), None, False, False))

@@ -6,6 +6,7 @@ leave the stored data as it was.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +23,11 @@ from simsearch.errors import (
     LimitExceededError,
     NotFoundError,
     SimsearchError,
+    UnavailableError,
 )
 from simsearch.index import FaissCatalog
 from simsearch.types import Document, Limits, Pooling
+from support.stored_spec import set_stored_index
 from unit.fake_encoder import DIMENSION, FakeEncoder
 
 LIMITS = Limits(max_batch=8, max_k=20, max_text_chars=200)
@@ -435,6 +438,66 @@ def _assert_unusable(engine: Engine, encoder: FakeEncoder) -> None:
         assert FINGERPRINT_B in str(raised.value)
     assert encoder.calls == []
     assert engine.describe_collection("docs").count == len(DOCS)
+
+
+# -- index kinds FAISS cannot run, collections that cannot be opened -------------------------
+
+
+@pytest.mark.parametrize("index", ["HNSW1", "HNSW0", "HNSW1,Flat", "IVF4_HNSW1,Flat", "IVF0,Flat"])
+def test_create_with_an_index_that_crashes_faiss_is_invalid(
+    engine: Engine, catalog: FaissCatalog, index: str
+) -> None:
+    """FAISS builds these but crashes the server at the first upsert (SIGSEGV / SIGABRT)."""
+    with pytest.raises(InvalidArgumentError, match=re.escape(repr(index))):
+        engine.create_collection("bad", index=index)
+    assert catalog.names() == []
+
+
+def test_a_collection_that_cannot_be_opened_is_listed_unavailable_and_can_be_dropped(
+    docs: Engine, catalog: FaissCatalog, encoder: FakeEncoder, tmp_path: Path
+) -> None:
+    docs.create_collection("good")
+    docs.upsert("good", DOCS[:2])
+    catalog.close()
+    set_stored_index(tmp_path / "data" / "docs", "NoSuchIndex42")  # as an older version left it
+    reopened = FaissCatalog(tmp_path / "data")
+    try:
+        engine = Engine(encoder, reopened, LIMITS)
+        listed = {info.spec.name: info for info in engine.list_collections()}
+        bad = listed["docs"]
+        assert bad == engine.describe_collection("docs")
+        assert bad.unavailable.startswith(
+            "this FAISS cannot build its index: index 'NoSuchIndex42'"
+        )
+        assert (bad.spec.index, bad.spec.dimension, bad.count) == ("NoSuchIndex42", DIMENSION, 0)
+        assert bad.compatible  # its spec could still be read: same model
+        assert (listed["good"].unavailable, listed["good"].count) == ("", 2)
+        encoder.calls.clear()
+        for attempt in _collection_calls(engine):
+            with pytest.raises(UnavailableError) as raised:
+                attempt()
+            assert bad.unavailable in str(raised.value)
+            assert "dropping it deletes its files" in str(raised.value)
+        assert encoder.calls == []
+        assert ids(engine.search("good", [TEXTS["apple"]], k=1).hits[0]) == ["apple"]
+        engine.drop_collection("docs")
+        assert [info.spec.name for info in engine.list_collections()] == ["good"]
+        assert engine.create_collection("docs").unavailable == ""
+    finally:
+        reopened.close()
+
+
+def _collection_calls(engine: Engine) -> list[Callable[[], object]]:
+    return [
+        lambda: engine.search("docs", ["red apple"], k=1),
+        lambda: engine.search("docs", np.ones((1, DIMENSION), np.float32), k=1),
+        lambda: engine.upsert("docs", [Document("new", "text")]),
+        lambda: engine.upsert_stream("docs", iter([([Document("new", "text")], False)])),
+        lambda: engine.get("docs", ["apple"]),
+        lambda: engine.get_embeddings("docs", ["apple"]),
+        lambda: engine.delete("docs", ["apple"]),
+        lambda: engine.rerank("docs", [("red apple", ["apple"])]),
+    ]
 
 
 # -- validation: the right class, before any encoding, nothing changed ----------------------

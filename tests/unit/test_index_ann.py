@@ -249,3 +249,37 @@ def test_checkpoints_grow_apart_with_the_collection(
         last = read_snapshot(tmp_path / "docs" / SNAPSHOT_FILE).last_change
         assert (collection._store.last_change - last) * 10 <= max(10, (start + 10) // 4)
     assert len(written) < 25  # every 10 changes would be 100 rewrites
+
+
+@pytest.mark.parametrize(
+    "index", ["HNSW32", "HNSW32,SQ8", "HNSW8 | efSearch=10"], ids=["hnsw", "hnsw-sq", "hnsw-ef10"]
+)
+def test_k_as_large_as_the_collection_returns_every_document(
+    catalog: FaissCatalog, index: str
+) -> None:
+    """efSearch below k acts as k: FAISS 1.15 itself keeps only efSearch candidates, so k=600
+    on 600 documents returned about 230-420 hits with the default efSearch of 16."""
+    n = 600
+    collection, corpus = filled(catalog, index, n)
+    queries = unit_vectors(3, seed=11)
+    expected = corpus.expected(queries, n)
+    for params in (None, SearchParams(ef_search=1), SearchParams(ef_search=n // 2)):
+        hits = collection.search(queries, n, params=params)
+        assert [len({hit.id for hit in row}) for row in hits] == [n] * len(queries), params
+        assert_same_hits(hits, expected)
+
+
+def test_quantizer_ef_search_below_nprobe_acts_as_nprobe(catalog: FaissCatalog) -> None:
+    """An HNSW coarse quantizer asked for nprobe lists with a smaller efSearch found fewer
+    lists, so nprobe=nlist was not exact."""
+    nlist = 64
+    n = 39 * nlist  # enough to train
+    collection = catalog.create(spec(index=f"IVF{nlist}_HNSW8,Flat | quantizer_efSearch=1"))
+    corpus = Corpus.empty()
+    corpus.upsert(collection, ids(0, n), unit_vectors(n, seed=1))
+    assert collection._vectors.stage == "native"
+    queries = unit_vectors(20, seed=12)
+    expected = corpus.expected(queries, K)
+    for ef_search in (None, 1):
+        params = SearchParams(nprobe=nlist, ef_search=ef_search)
+        assert_same_hits(collection.search(queries, K, params=params), expected)

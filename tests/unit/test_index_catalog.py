@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from simsearch.errors import (
 from simsearch.index import FaissCatalog, FaissCollection
 from simsearch.index.collection import SNAPSHOT_FILE, STORE_FILE
 from simsearch.types import Document
+from support.stored_spec import set_stored_index
 from unit.index_fixtures import spec, unit_vectors
 
 
@@ -229,3 +231,105 @@ def test_concurrent_writers_and_readers(catalog: FaissCatalog) -> None:
         thread.join()
     assert errors == []
     assert collection.count() == 3 * 10 * 8
+
+
+def _file_bytes(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def _planted(tmp_path: Path, stored_index: str) -> dict[str, bytes]:
+    """A good collection and a "bad" one whose stored index is ``stored_index``; the bad
+    one's files as they are on disk."""
+    catalog = FaissCatalog(tmp_path)
+    for name in ("good", "bad"):
+        catalog.create(spec(name)).upsert([Document("a", "text")], unit_vectors(1, seed=0))
+    catalog.close()
+    set_stored_index(tmp_path / "bad", stored_index)
+    return _file_bytes(tmp_path / "bad")
+
+
+def test_a_collection_that_cannot_open_is_unavailable_and_the_others_serve(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = _planted(tmp_path, "NoSuchIndex42")
+    catalog = FaissCatalog(tmp_path)
+    assert catalog.names() == ["bad", "good"]
+    assert catalog.unavailable("bad") is None  # not tried yet
+    for _ in range(3):  # remembered: opened (and logged) once
+        with pytest.raises(UnavailableError) as caught:
+            catalog.open("bad")
+    message = str(caught.value)
+    assert message.startswith("collection 'bad' is unavailable: this FAISS cannot build its")
+    assert "'NoSuchIndex42'" in message and "dropping it deletes its files" in message
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "'bad'" in r.getMessage()]
+    assert len(errors) == 1
+
+    info = catalog.unavailable("bad")
+    assert info is not None and info.unavailable in errors[0].getMessage()
+    assert info.unavailable in message and "collection 'bad'" not in info.unavailable
+    assert (info.spec.name, info.spec.index, info.spec.dimension) == ("bad", "NoSuchIndex42", 32)
+    assert info.created_at > 0 and info.count == 0
+    assert catalog.open("good").count() == 1
+    assert _file_bytes(tmp_path / "bad") == files  # left for whoever repairs it
+
+    with pytest.raises(AlreadyExistsError, match=r"unavailable .*drop it first"):
+        catalog.create(spec("bad"))
+    catalog.drop("bad")
+    assert catalog.names() == ["good"] and catalog.unavailable("bad") is None
+    assert not (tmp_path / "bad").exists()
+    assert catalog.create(spec("bad")).count() == 0
+    catalog.close()
+
+
+def test_an_unreadable_store_is_described_by_its_name_only(tmp_path: Path) -> None:
+    _planted(tmp_path, "flat")
+    for leftover in (tmp_path / "bad").glob(f"{STORE_FILE}-*"):
+        leftover.unlink()
+    (tmp_path / "bad" / STORE_FILE).write_bytes(b"not a database" * 400)
+    files = _file_bytes(tmp_path / "bad")
+    catalog = FaissCatalog(tmp_path)
+    with pytest.raises(UnavailableError, match=r"is unavailable: could not open the store"):
+        catalog.open("bad")
+    info = catalog.unavailable("bad")
+    assert info is not None
+    assert (info.spec.name, info.spec.index, info.spec.dimension, info.created_at) == (
+        "bad",
+        "",
+        0,
+        0.0,
+    )
+    assert "file is not a database" in info.unavailable
+    assert catalog.open("good").count() == 1
+    assert _file_bytes(tmp_path / "bad") == files
+    catalog.drop("bad")
+    assert catalog.names() == ["good"]
+
+
+def test_an_unexpected_error_while_opening_is_unavailable_with_its_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _planted(tmp_path, "flat")
+    original = FaissCollection.open
+
+    def failing(directory: Path, **options: Any) -> FaissCollection:
+        if directory.name == "bad":
+            raise MemoryError("std::bad_alloc")
+        return original(directory, **options)
+
+    monkeypatch.setattr(FaissCollection, "open", failing)
+    catalog = FaissCatalog(tmp_path)
+    with pytest.raises(UnavailableError, match="unavailable: MemoryError: std::bad_alloc"):
+        catalog.open("bad")
+    assert catalog.open("good").count() == 1
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert error.exc_info is not None  # a bug: the log keeps the traceback
+    catalog.close()
+
+
+def test_a_folder_whose_name_open_refuses_is_not_listed(tmp_path: Path) -> None:
+    """Listing it would make every ListCollections fail with INVALID_ARGUMENT."""
+    FaissCatalog(tmp_path).create(spec()).close()
+    shutil.copytree(tmp_path / "docs", tmp_path / "back\\slash")
+    catalog = FaissCatalog(tmp_path)
+    assert catalog.names() == ["docs"]
+    catalog.close()

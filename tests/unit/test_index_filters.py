@@ -30,6 +30,7 @@ DOCS: dict[str, dict[str, Any]] = {
     "big": {"big": 2**53 + 1},
     "multi": {"n": 1, "s": "x", "b": True},
     "empty": {},
+    "wide": {f"w{i}": i for i in range(1200)},
 }
 
 
@@ -84,4 +85,28 @@ def test_filter_matches(
 )
 def test_non_scalar_filters_are_invalid(collection: FaissCollection, filter: Any) -> None:
     with pytest.raises(InvalidArgumentError):
+        collection.search(unit_vectors(1, seed=1), 3, filter)
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ({f"w{i}": i for i in range(1200)}, {"wide"}),
+        ({**{f"w{i}": i for i in range(1199)}, "w1199": 0}, set()),
+        ({f"absent{i}": i for i in range(5000)}, set()),
+    ],
+)
+def test_filters_of_many_keys_fit_sqlite(
+    collection: FaissCollection, filter: dict[str, Any], expected: set[str]
+) -> None:
+    """A flat chain of 991+ ANDs is "Expression tree is too large" for SQLite; the clauses
+    are a balanced tree (the engine caps keys at max_filter_keys before this)."""
+    (hits,) = collection.search(unit_vectors(1, seed=1), len(DOCS), filter)
+    assert {hit.id for hit in hits} == expected
+
+
+@pytest.mark.parametrize("filter", [{"n": "1\0"}, {"n\0": 1}, {"\0": None}, {"s": "x\0y"}])
+def test_nul_in_a_filter_is_invalid(collection: FaissCollection, filter: Any) -> None:
+    """SQLite's json_each cuts strings at NUL: such a filter would match by a prefix."""
+    with pytest.raises(InvalidArgumentError, match="U\\+0000"):
         collection.search(unit_vectors(1, seed=1), 3, filter)

@@ -71,6 +71,7 @@ def collection_json(info: CollectionInfo) -> dict[str, Any]:
         "created_at": info.created_at,
         "compatible": info.compatible,
         "store_tokens": spec.store_tokens,
+        "unavailable": info.unavailable,  # why it could not be opened; "" when usable
     }
 
 

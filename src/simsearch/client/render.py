@@ -77,23 +77,52 @@ def server_info_text(info: ServerInfo) -> str:
 
 
 def collection_text(info: CollectionInfo) -> str:
+    """Describe output; an unavailable collection leads with why and what to do about it."""
     spec = info.spec
+    if info.unavailable:
+        fields: list[tuple[str, object]] = [
+            ("name", spec.name),
+            ("status", f"UNAVAILABLE: {info.unavailable}"),
+            ("to fix", _unavailable_fix(spec.name)),
+        ]
+        return format_fields(fields + (_spec_fields(info) if _spec_known(info) else []))
     return format_fields(
         [
             ("name", spec.name),
             ("documents", f"{info.count:,}"),
-            ("dimension", spec.dimension),
-            ("pooling", spec.pooling.value),
-            ("index", spec.index),
-            ("model", spec.model_name),
-            ("fingerprint", spec.model_fingerprint),
-            ("created", timestamp(info.created_at)),
+            *_spec_fields(info),
             ("compatible", "yes" if info.compatible else "no: built with another model"),
         ]
     )
 
 
+def _spec_fields(info: CollectionInfo) -> list[tuple[str, object]]:
+    spec = info.spec
+    return [
+        ("dimension", spec.dimension),
+        ("pooling", spec.pooling.value),
+        ("index", spec.index),
+        ("model", spec.model_name),
+        ("fingerprint", spec.model_fingerprint),
+        ("created", timestamp(info.created_at)),
+    ]
+
+
+def _spec_known(info: CollectionInfo) -> bool:
+    """False for an unavailable collection whose store could not even be read (name only)."""
+    return info.spec.dimension > 0
+
+
+def _unavailable_fix(name: str) -> str:
+    return (
+        f"drop it (simsearch drop {name}), or repair its files and restart the server; "
+        "it serves nothing until then"
+    )
+
+
 def collections_table(infos: Sequence[CollectionInfo], width: int) -> str:
+    """The collections; an "unavailable" column (why) and a closing hint appear only when some
+    collection could not be opened."""
     if not infos:
         return "no collections"
     columns = [
@@ -106,20 +135,47 @@ def collections_table(infos: Sequence[CollectionInfo], width: int) -> str:
         Column("created"),
         Column("compatible"),
     ]
-    rows = [
-        (
-            info.spec.name,
+    unavailable = [info.spec.name for info in infos if info.unavailable]
+    if unavailable:
+        columns.append(Column("unavailable", flexible=True))
+    rows = [_collection_row(info, bool(unavailable)) for info in infos]
+    table = format_table(columns, rows, width=width)
+    if not unavailable:
+        return table
+    hint = (
+        f"unavailable: {', '.join(unavailable)} (`simsearch describe NAME` says why): drop "
+        "them, or repair their files and restart the server"
+    )
+    return f"{table}\n\n{hint}"
+
+
+def _collection_row(info: CollectionInfo, with_status: bool) -> tuple[object, ...]:
+    spec = info.spec
+    if not info.unavailable:
+        row: tuple[object, ...] = (
+            spec.name,
             f"{info.count:,}",
-            info.spec.dimension,
-            info.spec.pooling.value,
-            info.spec.index,
-            info.spec.model_name,
+            spec.dimension,
+            spec.pooling.value,
+            spec.index,
+            spec.model_name,
             timestamp(info.created_at),
             "yes" if info.compatible else "no",
         )
-        for info in infos
-    ]
-    return format_table(columns, rows, width=width)
+        return (*row, "") if with_status else row
+    if not _spec_known(info):
+        return (spec.name, *["-"] * 7, info.unavailable)
+    return (
+        spec.name,
+        "-",
+        spec.dimension,
+        spec.pooling.value,
+        spec.index,
+        spec.model_name,
+        timestamp(info.created_at),
+        "-",
+        info.unavailable,
+    )
 
 
 def hits_text(queries: Sequence[str], results: Sequence[Sequence[Hit]], width: int) -> str:

@@ -6,10 +6,11 @@ directory or a hub id (downloads off unless ``allow_download``) and returns a
 
 Modules, one job each: ``loading`` (find and load model and tokenizer, size the inputs),
 ``fingerprint`` (hash weights and vocabulary), ``precision`` (float32 / bfloat16 / int8 and
-threads), ``tokenization`` (measure, check and truncate), ``batching`` (length-sorted, padded
-batches at the least cost), ``jobs`` (one caller's request and its result buffer),
-``scheduler`` (the cross-request batcher and its worker thread), ``runner`` (the forward pass),
-``pooling`` (pure torch pooling), ``bert`` (the encoder). See ``docs/encoder.md``.
+threads), ``memory`` (resident memory flat whatever the input shapes), ``tokenization``
+(measure, check and truncate), ``batching`` (length-sorted, padded batches at the least cost),
+``jobs`` (one caller's request and its result buffer), ``scheduler`` (the cross-request batcher
+and its worker thread), ``runner`` (the forward pass), ``pooling`` (pure torch pooling),
+``bert`` (the encoder). See ``docs/encoder.md``.
 """
 
 from simsearch.encoder.bert import BertEncoder, load_encoder

@@ -2,9 +2,10 @@
 
 It satisfies the engine's ``Encoder`` protocol structurally. Per call: tokenize every input
 in full in the caller's thread (an over-long input fails the call before any model work,
-unless truncation is asked for), then hand the job to the :class:`BatchScheduler`, whose one
-worker thread batches it with other callers' jobs, runs the model and pools; rows come back
-in input order.
+unless truncation is asked for), show the tokens to the caller's ``admit`` when it gave one
+(the engine refuses answers too large to send there), then hand the job to the
+:class:`BatchScheduler`, whose one worker thread batches it with other callers' jobs, runs the
+model and pools; rows come back in input order.
 
 Precision (float32, bfloat16, int8) changes how the model computes, not which model it is:
 the fingerprint is always the hash of the float32 weights as loaded, so collections built at
@@ -21,6 +22,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from simsearch.callers import caller_gone
 from simsearch.encoder.fingerprint import FINGERPRINT_CHARS, model_fingerprint
 from simsearch.encoder.jobs import Job
@@ -32,7 +35,7 @@ from simsearch.encoder.loading import (
 )
 from simsearch.encoder.precision import Precision, apply_precision, set_threads
 from simsearch.encoder.runner import ModelRunner
-from simsearch.encoder.scheduler import BatchScheduler, SchedulerSettings
+from simsearch.encoder.scheduler import BatchObserver, BatchScheduler, SchedulerSettings
 from simsearch.encoder.tokenization import Tokenized, tokenize
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import (
@@ -47,6 +50,8 @@ from simsearch.types import (
 __all__ = ["BertEncoder", "load_encoder"]
 
 ShouldDrop = Callable[[], bool]
+# The engine's ``ports.Admit``, spelled here too: the encoder does not import the engine.
+Admit = Callable[[Sequence[TokenEmbeddings]], None]
 
 
 def load_encoder(
@@ -62,10 +67,12 @@ def load_encoder(
     batch_wait_ms: float = 2.0,
     max_queue_depth: int = 4096,
     allow_download: bool = False,
+    on_batch: BatchObserver | None = None,
 ) -> BertEncoder:
     """Load ``model`` ("default", a local directory or a hub id) and wrap it.
 
     ``dtype`` is float32 here (exact) unless asked; the server passes its own default, "auto".
+    ``on_batch(rows, tokens)``: told after each forward pass (see ``BertEncoder``).
     Raises ``ModelLoadError`` (an ``OSError``) saying what was tried when it cannot be loaded.
     """
     loaded = load_pretrained(resolve_model(model), allow_download=allow_download)
@@ -84,6 +91,7 @@ def load_encoder(
             batch_wait_ms=batch_wait_ms,
             max_queue_depth=max_queue_depth,
         ),
+        on_batch=on_batch,
     )
 
 
@@ -93,6 +101,9 @@ class BertEncoder:
     ``tokenizer`` must be a fast (Rust) tokenizer; ``model`` a float32 transformers base model
     such as ``BertModel`` (converted in place to ``dtype`` / int8). ``max_length`` 0 uses the
     model's own limit. ``threads`` > 0 sets torch's intra-op threads (process-wide).
+    ``on_batch(rows, tokens)``, when given, is called by the batching thread after each forward
+    pass with its texts and their real (non-padding) tokens: how the server's metrics see the
+    model without the encoder knowing of them.
     Call :meth:`close` to stop the batching thread (also done when the encoder is collected).
     """
 
@@ -108,6 +119,7 @@ class BertEncoder:
         int8: bool = False,
         threads: int = 0,
         batching: SchedulerSettings | None = None,
+        on_batch: BatchObserver | None = None,
     ) -> None:
         batching = batching or SchedulerSettings()
         if not getattr(tokenizer, "is_fast", False):
@@ -137,6 +149,7 @@ class BertEncoder:
             hidden_size=self._info.hidden_size,
             pad_id=int(tokenizer.pad_token_id or 0),
             settings=batching,
+            on_batch=on_batch,
         )
         # The worker thread holds the scheduler, not the encoder, so this can run.
         self._finalizer = weakref.finalize(self, self._scheduler.close)
@@ -194,18 +207,21 @@ class BertEncoder:
         inputs: Sequence[TextInput],
         *,
         truncate: bool,
+        admit: Admit | None = None,
         should_drop: ShouldDrop | None = None,
     ) -> list[TokenEmbeddings]:
         """``last_hidden_state`` per input, padding removed, with tokens, offsets and masks.
 
         Same truncation and queueing rules as :meth:`encode`; ``TokenEmbeddings.truncated``
-        marks cut inputs.
+        marks cut inputs. ``admit``: called in this thread with every input's tokens (each
+        ``TokenEmbeddings`` with zero embedding columns) before the job is queued; what it
+        raises fails the call before any model work.
         """
-        items = self._tokenize(inputs, truncate)
+        items, strings = self._tokenize_admitted(inputs, truncate, admit)
         result = self._scheduler.run(
             Job(items, None, False, tokens=True), should_drop or caller_gone.get()
         )
-        return self._token_embeddings(items, result.hidden)
+        return _token_embeddings(items, strings, result.hidden)
 
     def encode_with_tokens(
         self,
@@ -213,16 +229,18 @@ class BertEncoder:
         pooling: Pooling,
         *,
         truncate: bool,
+        admit: Admit | None = None,
         should_drop: ShouldDrop | None = None,
     ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
-        """Normalised sentence embeddings and token embeddings, from one forward pass."""
+        """Normalised sentence embeddings and token embeddings, from one forward pass;
+        ``admit`` as in :meth:`encode_tokens`."""
         pooling = self._check_pooling(pooling)
-        items = self._tokenize(inputs, truncate)
+        items, strings = self._tokenize_admitted(inputs, truncate, admit)
         result = self._scheduler.run(
             Job(items, pooling, True, tokens=True), should_drop or caller_gone.get()
         )
         embeddings = SentenceEmbeddings(result.embeddings, _truncated(items))
-        return embeddings, self._token_embeddings(items, result.hidden)
+        return embeddings, _token_embeddings(items, strings, result.hidden)
 
     def _check_pooling(self, pooling: Pooling | str) -> Pooling:
         try:
@@ -243,22 +261,38 @@ class BertEncoder:
                 self._tokenizer, inputs, max_length=self._info.max_length, truncate=truncate
             )
 
-    def _token_embeddings(
-        self, items: Sequence[Tokenized], hidden: Sequence[FloatArray]
-    ) -> list[TokenEmbeddings]:
-        """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens."""
-        return [
-            TokenEmbeddings(
-                embeddings=rows,
-                tokens=tuple(self._tokenizer.convert_ids_to_tokens(item.input_ids.tolist())),
-                token_ids=item.input_ids,
-                offsets=item.offsets,
-                special_mask=item.special_mask,
-                segment_ids=item.token_type_ids,
-                truncated=item.truncated,
-            )
-            for item, rows in zip(items, hidden, strict=True)
+    def _tokenize_admitted(
+        self, inputs: Sequence[TextInput], truncate: bool, admit: Admit | None
+    ) -> tuple[list[Tokenized], list[tuple[str, ...]]]:
+        """Tokenize, then let ``admit`` see the tokens (and refuse) before any model work.
+
+        The token strings are made here once and kept for the answer."""
+        items = self._tokenize(inputs, truncate)
+        strings = [
+            tuple(self._tokenizer.convert_ids_to_tokens(item.input_ids.tolist())) for item in items
         ]
+        if admit is not None:
+            columnless = [np.empty((len(item), 0), np.float32) for item in items]
+            admit(_token_embeddings(items, strings, columnless))
+        return items, strings
+
+
+def _token_embeddings(
+    items: Sequence[Tokenized], strings: Sequence[tuple[str, ...]], hidden: Sequence[FloatArray]
+) -> list[TokenEmbeddings]:
+    """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens."""
+    return [
+        TokenEmbeddings(
+            embeddings=rows,
+            tokens=tokens,
+            token_ids=item.input_ids,
+            offsets=item.offsets,
+            special_mask=item.special_mask,
+            segment_ids=item.token_type_ids,
+            truncated=item.truncated,
+        )
+        for item, tokens, rows in zip(items, strings, hidden, strict=True)
+    ]
 
 
 def _truncated(items: Sequence[Tokenized]) -> tuple[int, ...]:

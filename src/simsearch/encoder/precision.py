@@ -10,6 +10,9 @@ casting the whole model also rounds the residual stream and cost 0.08 STS-B Spea
 AMX or the Arm BF16 extension; a CUDA device that supports it): emulated bf16 is slower than
 float32. int8 is dynamic quantization of the ``Linear`` layers (weights int8, activations
 quantized per batch): CPU only, and off by default because it moves the vectors noticeably.
+
+bf16 on the CPU also caps oneDNN's kernel caches before the first pass (``encoder.memory``):
+they keep a compiled kernel per input shape, and resident memory would grow with every new one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import torch
 
 from simsearch.encoder.loading import ModelLoadError
+from simsearch.encoder.memory import bound_kernel_caches
 
 __all__ = ["DTYPES", "Precision", "apply_precision", "native_bf16", "set_threads"]
 
@@ -91,6 +95,8 @@ def apply_precision(model: Any, device: torch.device, *, dtype: str, int8: bool)
     logger.info(
         "model precision: bfloat16 (%s): %s", "as asked" if dtype != "auto" else "auto", why
     )
+    if device.type == "cpu":
+        bound_kernel_caches()
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.to(torch.bfloat16)

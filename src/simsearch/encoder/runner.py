@@ -2,7 +2,9 @@
 
 Only the scheduler's worker thread calls :meth:`ModelRunner.forward`, so passes never overlap
 (parallel passes would only fight over the same cores). Under bf16 the pass runs in
-``torch.autocast``; outputs are always returned as float32.
+``torch.autocast``; outputs are always returned as float32. Every pass counts towards the next
+heap trim (``encoder.memory``), so memory freed between passes of different shapes goes back to
+the system.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 
 from simsearch.encoder.batching import PaddedBatch
+from simsearch.encoder.memory import HeapTrimmer
 
 __all__ = ["ModelOutputs", "ModelRunner"]
 
@@ -46,6 +49,7 @@ class ModelRunner:
         self._autocast = autocast
         parameters = inspect.signature(model.forward).parameters
         self._takes_token_types = "token_type_ids" in parameters
+        self._trimmer = HeapTrimmer()
 
     @property
     def has_pooler(self) -> bool:
@@ -62,6 +66,7 @@ class ModelRunner:
             outputs = self._model(**inputs)
         hidden: torch.Tensor = outputs.last_hidden_state.float()
         pooled: torch.Tensor | None = getattr(outputs, "pooler_output", None)
+        self._trimmer.ran(attention_mask.numel())
         return ModelOutputs(hidden, None if pooled is None else pooled.float(), attention_mask)
 
     def _precision(self) -> contextlib.AbstractContextManager[Any]:

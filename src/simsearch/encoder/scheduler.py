@@ -15,6 +15,9 @@ loops:
 
 A batch whose pass fails is retried one job at a time, so only the job that fails alone
 fails. Queued texts over ``max_queue_depth`` refuse new work at once (LimitExceededError).
+After every forward pass that returns, ``on_batch(rows, tokens)`` (when given) is told the
+pass's texts and their real tokens, padding excluded (the server's metrics); a pass that
+raises is not reported.
 """
 
 from __future__ import annotations
@@ -41,13 +44,16 @@ from simsearch.errors import (
 )
 from simsearch.types import FloatArray, Pooling
 
-__all__ = ["BatchScheduler", "SchedulerSettings"]
+__all__ = ["BatchObserver", "BatchScheduler", "SchedulerSettings"]
 
 logger = logging.getLogger(__name__)
 
 # A window holds this many batches' worth of texts: enough to sort away most padding across
 # requests, few enough that a request arriving mid-window waits briefly.
 _WINDOW_BATCHES = 4
+
+# Told (rows, real tokens) after each forward pass; called in the worker thread, so quick.
+BatchObserver = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,16 @@ class BatchScheduler:
     """
 
     def __init__(
-        self, runner: ModelRunner, *, hidden_size: int, pad_id: int, settings: SchedulerSettings
+        self,
+        runner: ModelRunner,
+        *,
+        hidden_size: int,
+        pad_id: int,
+        settings: SchedulerSettings,
+        on_batch: BatchObserver | None = None,
     ) -> None:
         self._runner = runner
+        self._on_batch = on_batch
         self._hidden_size = hidden_size
         self._pad_id = pad_id
         self._settings = settings
@@ -229,7 +242,19 @@ class BatchScheduler:
                 own_rows[0].pending.fail(exc)
 
     def _forward(self, rows: Sequence[Row]) -> ModelOutputs:
-        return self._runner.forward(collate([row.item for row in rows], self._pad_id))
+        items = [row.item for row in rows]
+        outputs = self._runner.forward(collate(items, self._pad_id))
+        self._report(len(items), sum(len(item) for item in items))
+        return outputs
+
+    def _report(self, rows: int, tokens: int) -> None:
+        """Tell ``on_batch`` about a pass; a broken observer is logged, never fails a job."""
+        if self._on_batch is None:
+            return
+        try:
+            self._on_batch(rows, tokens)
+        except Exception:
+            logger.exception("on_batch callback raised; the batch is delivered regardless")
 
 
 def _caller_gone(pending: PendingJob) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from simsearch.engine import sizes
 from simsearch.engine import validation as check
 from simsearch.engine.maxsim import align, combine, maxsim_many, token_vectors
 from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
@@ -23,6 +24,9 @@ from simsearch.errors import (
     InvalidArgumentError,
     NotFoundError,
     SimsearchError,
+    UnavailableError,
+    first_few,
+    with_committed,
 )
 from simsearch.types import (
     Alignment,
@@ -72,6 +76,10 @@ def _finished(pending: Future[None] | None, size: int) -> int:
 
 
 FLAT_INDEX = "flat"
+# What to do when a single item's answer is over max_message_bytes (``sizes.check_fits``).
+_SHORTER = "send shorter texts"
+_SMALLER_ALIGNMENTS = "ask without similarity_matrix, or send shorter texts"
+_FEWER_HITS = "ask for fewer hits (a lower k)"
 
 
 @dataclass(frozen=True)
@@ -128,13 +136,23 @@ class Engine:
         truncate: bool = False,
     ) -> SentenceEmbeddings:
         check.check_inputs("inputs", inputs, self.limits)
+        answer = sizes.encode_response(len(inputs), self.model.hidden_size, truncate=truncate)
+        sizes.check_fits(answer, self.limits, "inputs", _SHORTER)
         return self._encoder.encode(inputs, pooling, normalize=normalize, truncate=truncate)
 
     def encode_tokens(
         self, inputs: Sequence[TextInput], *, truncate: bool = False
     ) -> list[TokenEmbeddings]:
+        """Token embeddings per input; refused before any model work when the answer would
+        not fit in one message (``sizes``)."""
         check.check_inputs("inputs", inputs, self.limits)
-        return self._encoder.encode_tokens(inputs, truncate=truncate)
+        hidden = self.model.hidden_size
+
+        def admit(tokens: Sequence[TokenEmbeddings]) -> None:
+            answer = sizes.tokens_response(tokens, hidden)
+            sizes.check_fits(answer, self.limits, "inputs", _SHORTER)
+
+        return self._encoder.encode_tokens(inputs, truncate=truncate, admit=admit)
 
     def compare(
         self,
@@ -150,7 +168,8 @@ class Engine:
         the hybrid score (``maxsim.alpha`` set) and the token alignments.
 
         Each text is embedded on its own (not as a joint pair). ``similarity_matrix`` implies
-        ``alignments``, which implies ``maxsim`` (with default options when not given).
+        ``alignments``, which implies ``maxsim`` (with default options when not given). An
+        answer too large for one message is refused before any model work (``sizes``).
         """
         check.check_inputs("pairs", pairs, self.limits)
         alignments = alignments or similarity_matrix
@@ -158,12 +177,27 @@ class Engine:
             maxsim = MaxSimOptions()
         if maxsim is not None:
             check.check_maxsim(maxsim)
+        scores = sizes.compare_response(len(pairs), truncate=truncate, maxsim=maxsim)
+        sizes.check_fits(scores, self.limits, "pairs", _SHORTER)
         flat = [text for pair in pairs for text in pair]
+
+        def admit(tokens: Sequence[TokenEmbeddings]) -> None:
+            answer = sizes.compare_response(
+                len(pairs),
+                truncate=truncate,
+                maxsim=maxsim,
+                tokens=tokens,
+                with_matrix=similarity_matrix,
+            )
+            sizes.check_fits(answer, self.limits, "pairs", _SMALLER_ALIGNMENTS)
+
         if maxsim is None:
             encoded = self._encoder.encode(flat, pooling, normalize=True, truncate=truncate)
             tokens: list[TokenEmbeddings] = []
         else:
-            encoded, tokens = self._encoder.encode_with_tokens(flat, pooling, truncate=truncate)
+            encoded, tokens = self._encoder.encode_with_tokens(
+                flat, pooling, truncate=truncate, admit=admit if alignments else None
+            )
         vectors = encoded.embeddings.reshape(len(pairs), 2, -1)
         cosine = np.einsum("nd,nd->n", vectors[:, 0], vectors[:, 1]).astype(np.float32)
         truncated = tuple(sorted({i // 2 for i in encoded.truncated}))
@@ -216,23 +250,46 @@ class Engine:
         return self._describe(self._catalog.create(spec))
 
     def describe_collection(self, name: str) -> CollectionInfo:
+        """The collection's spec and count; for one that could not be opened, what is known of
+        it and ``unavailable`` saying why (it can still be dropped)."""
         check.check_collection_name(name)
-        return self._describe(self._catalog.open(name))
+        return self._info(name)
 
     def list_collections(self) -> list[CollectionInfo]:
-        return [self._describe(self._catalog.open(name)) for name in self._catalog.names()]
+        """Every collection, the unavailable ones included (see describe_collection); one
+        dropped while the list is made is left out."""
+        infos = []
+        for name in self._catalog.names():
+            try:
+                infos.append(self._info(name))
+            except NotFoundError:
+                continue
+        return infos
 
     def drop_collection(self, name: str) -> None:
+        """Delete the collection and its files, whether or not it could be opened."""
         check.check_collection_name(name)
         self._catalog.drop(name)
+
+    def _info(self, name: str) -> CollectionInfo:
+        try:
+            return self._describe(self._catalog.open(name))
+        except UnavailableError:
+            broken = self._catalog.unavailable(name)
+            if broken is None:  # the catalog is closed, not the collection unusable
+                raise
+            return replace(broken, compatible=self._compatible(broken.spec))
 
     def _describe(self, collection: Collection) -> CollectionInfo:
         return CollectionInfo(
             spec=collection.spec,
             count=collection.count(),
             created_at=collection.created_at,
-            compatible=collection.spec.model_fingerprint == self._encoder.info.fingerprint,
+            compatible=self._compatible(collection.spec),
         )
+
+    def _compatible(self, spec: CollectionSpec) -> bool:
+        return spec.model_fingerprint == self._encoder.info.fingerprint
 
     def _usable(self, name: str) -> Collection:
         """The collection, if its vectors come from the loaded model."""
@@ -267,8 +324,10 @@ class Engine:
         i commits (one commit in flight, in order). Returns the number stored and the indices
         (over the whole stream) of truncated texts.
 
-        On an error, every earlier chunk is committed and the error's message says how many
-        documents that is; the failing chunk and those after it are not stored.
+        On an error (a bad chunk; or ``chunks`` raising, as the server's does when the stream
+        goes silent or the server stops), every earlier chunk is committed and the error's
+        message says how many documents that is; the failing chunk and those after it are not
+        stored.
         """
         target = self._usable(collection)
         committed = 0
@@ -291,7 +350,7 @@ class Engine:
                     committed += pending_size
             except SimsearchError as exc:
                 committed += _finished(pending, pending_size)
-                raise type(exc)(f"{exc} ({committed} documents were committed before)") from exc
+                raise with_committed(exc, committed) from exc
         return committed, tuple(truncated)
 
     def _embed_documents(
@@ -321,7 +380,7 @@ class Engine:
         missing = [doc_id for doc_id, doc in zip(ids, found, strict=True) if doc is None]
         if missing:
             raise NotFoundError(
-                f"collection {target.spec.name!r} has no documents with ids {missing}"
+                f"collection {target.spec.name!r} has no documents with ids {first_few(missing)}"
             )
         return [doc for doc in found if doc is not None]
 
@@ -350,11 +409,12 @@ class Engine:
         """Top-k hits per query text (embedded with the collection's pooling) or query vector.
 
         ``rerank``: take the top ``depth`` by sentence embedding and reorder them by MaxSim
-        (query texts only). ``min_score`` applies to the final score.
+        (query texts only). ``min_score`` applies to the final score. Hits too large for one
+        message are refused (``sizes``), before the rerank's model work where there is one.
         """
         target = self._usable(collection)
         check.check_k(k, self.limits)
-        check.check_filter(filter)
+        check.check_filter(filter, self.limits)
         check.check_min_score(min_score)
         check.check_search_params(params, k)
         if rerank is None:
@@ -373,6 +433,8 @@ class Engine:
             )
             truncated = encoded.truncated
             candidates = target.search(encoded.embeddings, depth, filter, params)
+            most = sizes.reranked_response(candidates, k, truncated)
+            sizes.check_fits(most, self.limits, "queries", _FEWER_HITS)
             stored = candidate_tokens(self._encoder, target, candidates)
             hits = [
                 rerank_hits(token_vectors(query), row, stored, rerank.maxsim)[:k]
@@ -380,6 +442,9 @@ class Engine:
             ]
         if min_score is not None:
             hits = [[hit for hit in row if hit.score >= min_score] for row in hits]
+        if rerank is None:  # (reranked hits were sized before the rerank)
+            answer = sizes.search_response(hits, truncated)
+            sizes.check_fits(answer, self.limits, "queries", _FEWER_HITS)
         return SearchResults(hits=hits, truncated=truncated)
 
     def rerank(
@@ -393,7 +458,8 @@ class Engine:
         """Order the stored documents given by id for each query text, by MaxSim.
 
         ``queries``: (query text, document ids) pairs. No document is re-encoded when the
-        collection stores token embeddings.
+        collection stores token embeddings. Hits too large for one message are refused before
+        any model work (``sizes``).
         """
         target = self._usable(collection)
         maxsim = maxsim or MaxSimOptions()
@@ -404,6 +470,11 @@ class Engine:
             check.check_rerank_ids(f"queries[{i}].ids", ids, self.limits)
         # Unknown ids fail the request before any model work.
         documents = [self._existing(target, ids) for _, ids in queries]
+        unscored = [
+            [Hit(doc.id, 0.0, doc.text, doc.metadata) for doc in docs] for docs in documents
+        ]
+        most = sizes.reranked_response(unscored, None, range(len(queries)) if truncate else ())
+        sizes.check_fits(most, self.limits, "queries", "send fewer ids")
         stored_vectors = [target.get_embeddings(ids) for _, ids in queries]
         encoded, tokens = self._encoder.encode_with_tokens(
             texts, target.spec.pooling, truncate=truncate

@@ -8,10 +8,11 @@ fakes. A second collection backend (e.g. Milvus) needs no change outside its own
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from simsearch.types import (
+    CollectionInfo,
     CollectionSpec,
     Document,
     FloatArray,
@@ -25,11 +26,16 @@ from simsearch.types import (
     TokenVectors,
 )
 
-__all__ = ["Catalog", "Collection", "Encoder", "Filter"]
+__all__ = ["Admit", "Catalog", "Collection", "Encoder", "Filter"]
 
 # Metadata equality filter: every key must be present in a document's metadata with an equal
 # scalar value (str, int/float compared as numbers, bool, None). Booleans never equal numbers.
 Filter = Mapping[str, Any]
+
+# Called with each input's tokens once tokenized, before any model work: every field of the
+# ``TokenEmbeddings`` the call will return, but ``embeddings`` with zero columns. An error it
+# raises fails the call there (the engine refuses responses too large to send this way).
+Admit = Callable[[Sequence[TokenEmbeddings]], None]
 
 
 class Encoder(Protocol):
@@ -55,16 +61,23 @@ class Encoder(Protocol):
         ...
 
     def encode_tokens(
-        self, inputs: Sequence[TextInput], *, truncate: bool
+        self, inputs: Sequence[TextInput], *, truncate: bool, admit: Admit | None = None
     ) -> list[TokenEmbeddings]:
-        """``last_hidden_state`` per input, padding removed. Same truncation rule as encode."""
+        """``last_hidden_state`` per input, padding removed. Same truncation rule as encode.
+
+        ``admit``: see :data:`Admit`; the inputs are tokenized once, for both."""
         ...
 
     def encode_with_tokens(
-        self, inputs: Sequence[TextInput], pooling: Pooling, *, truncate: bool
+        self,
+        inputs: Sequence[TextInput],
+        pooling: Pooling,
+        *,
+        truncate: bool,
+        admit: Admit | None = None,
     ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
         """Normalised sentence embeddings and token embeddings of the same inputs, in one pass
-        through the model where the implementation can."""
+        through the model where the implementation can. ``admit`` as in encode_tokens."""
         ...
 
     def close(self) -> None:
@@ -150,11 +163,20 @@ class Catalog(Protocol):
         ...
 
     def open(self, name: str) -> Collection:
-        """The open collection (opened on first use). NotFoundError if unknown."""
+        """The open collection (opened on first use). NotFoundError if unknown;
+        UnavailableError naming the cause if it cannot be opened (see :meth:`unavailable`)."""
+        ...
+
+    def unavailable(self, name: str) -> CollectionInfo | None:
+        """A collection that could not be opened (damaged files, an index the backend cannot
+        run): ``unavailable`` says why, the spec holds what is still known (at least the
+        name), count is 0. None when it is not known to be unavailable. Such a collection is
+        listed, described and dropped; every other operation on it is UnavailableError."""
         ...
 
     def drop(self, name: str) -> None:
-        """Delete the collection and its files. NotFoundError if unknown."""
+        """Delete the collection and its files, an unavailable one too. NotFoundError if
+        unknown."""
         ...
 
     def names(self) -> list[str]:

@@ -7,15 +7,18 @@ item, so a caller can fix the request: ``InvalidArgumentError`` for input that i
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from simsearch.errors import InvalidArgumentError, LimitExceededError
+from simsearch.errors import InvalidArgumentError, LimitExceededError, quoted
 from simsearch.types import (
     Document,
     FloatArray,
@@ -51,8 +54,8 @@ MAX_ID_CHARS = 512
 def check_collection_name(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise InvalidArgumentError(
-            f"invalid collection name {name!r}: use 1-64 of letters, digits, '_', '.' and '-', "
-            "starting with a letter or digit"
+            f"invalid collection name {quoted(name)}: use 1-64 of letters, digits, '_', '.' "
+            "and '-', starting with a letter or digit"
         )
 
 
@@ -67,12 +70,59 @@ def check_batch(field: str, size: int, limits: Limits) -> None:
 
 
 def check_text(field: str, text: str, limits: Limits) -> None:
-    if not text.strip():
-        raise InvalidArgumentError(f"{field} is empty or whitespace only")
+    """A text within the size limit with something to embed (see :func:`has_content`)."""
     if len(text) > limits.max_text_chars:
         raise LimitExceededError(
             f"{field} has {len(text)} characters; the limit is {limits.max_text_chars}"
         )
+    if not has_content(text):
+        raise InvalidArgumentError(
+            f"{field} has nothing to embed: it is empty or holds only whitespace, control, "
+            "zero-width or combining characters"
+        )
+
+
+# Characters that are not content on their own: BERT's tokenizer drops control and format
+# characters (NUL, zero-width spaces, BOM ...), private-use characters and U+FFFD, and splits on
+# whitespace; combining marks (accents, which uncased models strip) need a base character.
+# Such a text would embed as [CLS] [SEP], one vector shared by all of them.
+_NOT_CONTENT = frozenset({"Cc", "Cf", "Cs", "Co", "Mn", "Mc", "Me", "Zs", "Zl", "Zp"})
+_REPLACEMENT = "\ufffd"
+_HEAD = 32  # characters tried one by one before the whole-text pattern is used
+
+
+def _is_content(char: str) -> bool:
+    return not (
+        char.isspace() or char == _REPLACEMENT or unicodedata.category(char) in _NOT_CONTENT
+    )
+
+
+def has_content(text: str) -> bool:
+    """Whether ``text`` has a character that is content: not whitespace, a control, format,
+    private-use or surrogate character, a combining mark or U+FFFD.
+
+    A text's first characters are tried one by one (a real text has content at once); the rest
+    of a longer one is searched with a pattern built once, so a text of 100,000 zero-width
+    characters costs one regular-expression scan."""
+    if any(map(_is_content, text[:_HEAD])):
+        return True
+    return len(text) > _HEAD and _content_pattern().search(text, _HEAD) is not None
+
+
+@functools.cache
+def _content_pattern() -> re.Pattern[str]:
+    """One content character: any but the code points :func:`_is_content` refuses, as one
+    negated class of ranges (built once per process, about half a second)."""
+    ranges: list[str] = []
+    start = None
+    for point in range(sys.maxunicode + 2):
+        refused = point <= sys.maxunicode and not _is_content(chr(point))
+        if refused and start is None:
+            start = point
+        elif not refused and start is not None:
+            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(point - 1))}")
+            start = None
+    return re.compile(f"[^{''.join(ranges)}]")
 
 
 def check_inputs(field: str, inputs: Sequence[TextInput], limits: Limits) -> None:
@@ -120,13 +170,32 @@ def check_documents(documents: Sequence[Document], limits: Limits) -> None:
 
 
 def _check_metadata(field: str, metadata: Any) -> None:
-    """Metadata must be a JSON object with finite numbers (it is stored as JSON)."""
+    """Metadata must be a JSON object with finite numbers (it is stored as JSON) and no NUL
+    in its keys or strings, at any depth (see :func:`_check_no_nul`)."""
     if not isinstance(metadata, dict):
         raise InvalidArgumentError(f"{field} must be a JSON object")
     try:
         json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"{field} is not JSON with finite numbers: {exc}") from None
+    _check_no_nul(field, metadata)
+
+
+def _check_no_nul(field: str, value: Any) -> None:
+    """No key or string holds U+0000: filters match metadata through SQLite's ``json_each``,
+    which cuts strings at NUL, so ``"a\\u0000b"`` would match a filter on ``"a"``."""
+    if isinstance(value, str):
+        if "\0" in value:
+            raise InvalidArgumentError(
+                f"{field} contains the character U+0000, which metadata and filters may not"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_no_nul(f"{field} key {quoted(key)}", key)
+            _check_no_nul(f"{field}[{quoted(key)}]", item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_no_nul(f"{field}[{i}]", item)
 
 
 def check_k(k: int, limits: Limits) -> None:
@@ -158,20 +227,28 @@ def check_vectors(vectors: FloatArray, dimension: int, limits: Limits) -> None:
         raise InvalidArgumentError(f"vectors[{int(zero[0])}] is all zeros and has no direction")
 
 
-def check_filter(filter: Mapping[str, Any] | None) -> None:
-    """Equality filters take scalar values only."""
+def check_filter(filter: Mapping[str, Any] | None, limits: Limits) -> None:
+    """Equality filters: at most ``limits.max_filter_keys`` string keys, scalar values, no NUL
+    in a key or a string (metadata cannot hold one)."""
     if filter is not None and not isinstance(filter, Mapping):
         raise InvalidArgumentError("filter must be a mapping of metadata keys to values")
+    if filter is not None and len(filter) > limits.max_filter_keys:
+        raise LimitExceededError(
+            f"the filter has {len(filter):,} keys; the server accepts at most "
+            f"{limits.max_filter_keys} (max_filter_keys)"
+        )
     for key, value in (filter or {}).items():
         if not isinstance(key, str):
-            raise InvalidArgumentError(f"filter key {key!r} is not a string")
+            raise InvalidArgumentError(f"filter key {quoted(repr(key))} is not a string")
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise InvalidArgumentError(
-                f"filter[{key!r}] is a {type(value).__name__}; filters compare scalar values "
-                "(string, number, boolean, null)"
+                f"filter[{quoted(key)}] is a {type(value).__name__}; filters compare scalar "
+                "values (string, number, boolean, null)"
             )
         if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidArgumentError(f"filter[{key!r}] is not a finite number")
+            raise InvalidArgumentError(f"filter[{quoted(key)}] is not a finite number")
+        _check_no_nul(f"filter key {quoted(key)}", key)
+        _check_no_nul(f"filter[{quoted(key)}]", value)
 
 
 def check_maxsim(options: MaxSimOptions) -> None:

@@ -10,12 +10,25 @@ leftovers of a crash are deleted when a catalog opens the data directory.
 One process owns a data directory. Collections open lazily and stay open until :meth:`drop` or
 :meth:`close`. Thread-safe: one lock guards the set of open collections (opening a large
 collection that must be rebuilt holds it).
+
+A collection that cannot be opened (a damaged store, an index kind FAISS cannot run, a snapshot
+newer than its store, unreadable files, any error while opening) does not take the others down:
+it is logged once (ERROR, naming the collection and the cause) and remembered as unavailable
+until it is dropped or the process restarts. Every later :meth:`open` of it raises
+UnavailableError with the cause, without touching its files again: retrying at each request
+would rerun ``quick_check`` over a possibly large store and log the same error at every call,
+and opening files while someone repairs them could serve a half-repaired collection. So the
+way back is "repair, then restart", or :meth:`drop`. :meth:`unavailable` describes it with the
+spec read from its store when the store can still be read (read-only: the files are left as
+they are, for whoever repairs them).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -27,17 +40,22 @@ from simsearch.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
+    SimsearchError,
     UnavailableError,
 )
 from simsearch.index.collection import STORE_FILE, FaissCollection
 from simsearch.index.kinds import IndexKind
+from simsearch.index.permissions import make_private_directory
 from simsearch.index.snapshot import fsync_directory
-from simsearch.types import CollectionSpec
+from simsearch.index.store import Store
+from simsearch.types import CollectionInfo, CollectionSpec, Pooling
 
 __all__ = ["FaissCatalog"]
 
 _CREATING = ".creating-"
 _DROPPED = ".dropped-"
+
+logger = logging.getLogger(__name__)
 
 
 class FaissCatalog:
@@ -59,10 +77,11 @@ class FaissCatalog:
         self._checkpoint_every = checkpoint_every
         self._busy_timeout = busy_timeout
         self._open: dict[str, FaissCollection] = {}
+        self._unavailable: dict[str, CollectionInfo] = {}
         self._lock = threading.Lock()
         self._closed = False
         with _filesystem(f"open the data directory {self._root}"):
-            self._root.mkdir(parents=True, exist_ok=True)
+            make_private_directory(self._root)
             _remove_leftovers(self._root)
 
     def create(self, spec: CollectionSpec) -> FaissCollection:
@@ -71,25 +90,43 @@ class FaissCatalog:
         _check_name(spec.name)
         IndexKind.parse(spec.index, spec.dimension)
         with self._locked():
+            if spec.name in self._unavailable:
+                raise AlreadyExistsError(
+                    f"collection {spec.name!r} already exists and is unavailable "
+                    f"({self._unavailable[spec.name].unavailable}); drop it first"
+                )
             if self._exists(spec.name):
                 raise AlreadyExistsError(f"collection {spec.name!r} already exists")
             self._make(spec)
             return self._load(spec.name)
 
     def open(self, name: str) -> FaissCollection:
-        """The open collection (opened on first use). NotFoundError if unknown."""
+        """The open collection (opened on first use). NotFoundError if unknown; UnavailableError
+        naming the cause if it could not be opened, now or earlier (see :meth:`unavailable`)."""
         _check_name(name)
         with self._locked():
             if name in self._open:
                 return self._open[name]
+            if name in self._unavailable:
+                raise _refusal(self._unavailable[name])
             if not self._exists(name):
                 raise NotFoundError(f"collection {name!r} does not exist")
             return self._load(name)
 
+    def unavailable(self, name: str) -> CollectionInfo | None:
+        """What is known of a collection that could not be opened: ``unavailable`` says why,
+        the spec and created_at come from its store when it can still be read (else the spec
+        has only the name), count is 0. None when the collection is not known to be
+        unavailable (it is open, was never opened, or does not exist)."""
+        with self._lock:
+            return self._unavailable.get(name)
+
     def drop(self, name: str) -> None:
-        """Close the collection and delete its files. NotFoundError if unknown."""
+        """Close the collection and delete its files (an unavailable one too). NotFoundError
+        if unknown."""
         _check_name(name)
         with self._locked():
+            self._unavailable.pop(name, None)
             collection = self._open.pop(name, None)
             if collection is None and not self._exists(name):
                 raise NotFoundError(f"collection {name!r} does not exist")
@@ -102,12 +139,13 @@ class FaissCatalog:
             shutil.rmtree(trash, ignore_errors=True)
 
     def names(self) -> list[str]:
-        """Names of all collections, sorted."""
+        """Names of all collections, sorted (a folder whose name :meth:`open` would refuse is
+        no collection: listing it would make every list fail)."""
         with self._locked(), _filesystem("list collections"):
             return sorted(
                 entry.name
                 for entry in self._root.iterdir()
-                if not entry.name.startswith(".") and self._exists(entry.name)
+                if _is_name(entry.name) and self._exists(entry.name)
             )
 
     def close(self) -> None:
@@ -117,6 +155,7 @@ class FaissCatalog:
             for collection in self._open.values():
                 collection.close()
             self._open.clear()
+            self._unavailable.clear()
 
     def _exists(self, name: str) -> bool:
         return (self._root / name / STORE_FILE).is_file()
@@ -125,7 +164,7 @@ class FaissCatalog:
         building = self._root / f"{_CREATING}{uuid.uuid4().hex}"
         with _filesystem(f"create collection {spec.name!r}"):
             try:
-                building.mkdir()
+                make_private_directory(building)
                 FaissCollection.initialise(building, spec, time.time(), uuid.uuid4().hex)
                 fsync_directory(building)
                 _remove(self._root / spec.name)  # a directory without a store is no collection
@@ -136,11 +175,25 @@ class FaissCatalog:
                 raise
 
     def _load(self, name: str) -> FaissCollection:
-        collection = FaissCollection.open(
-            self._root / name,
-            checkpoint_every=self._checkpoint_every,
-            busy_timeout=self._busy_timeout,
-        )
+        """Open ``name``; on any error remember it as unavailable (see the module docstring)
+        and raise UnavailableError with the cause."""
+        try:
+            with _keeping_wal(self._root / name / STORE_FILE):
+                collection = FaissCollection.open(
+                    self._root / name,
+                    checkpoint_every=self._checkpoint_every,
+                    busy_timeout=self._busy_timeout,
+                )
+        except Exception as exc:  # any failure: one collection never takes the others down
+            info = _unavailable_info(self._root / name, _cause(name, exc))
+            self._unavailable[name] = info
+            logger.error(
+                "collection %r is unavailable: %s",
+                name,
+                info.unavailable,
+                exc_info=None if isinstance(exc, SimsearchError) else exc,  # a bug: traceback
+            )
+            raise _refusal(info) from None
         self._open[name] = collection
         return collection
 
@@ -154,14 +207,89 @@ class FaissCatalog:
 
 def _check_name(name: str) -> None:
     """The engine validates names; refuse anything that is not one plain directory name."""
-    if (
-        not isinstance(name, str)
-        or not name
-        or name.startswith(".")
-        or any(char in name for char in "/\\\0")
-        or len(name.encode()) > 255
-    ):
+    if not _is_name(name):
         raise InvalidArgumentError(f"invalid collection name {name!r}")
+
+
+def _is_name(name: str) -> bool:
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and not name.startswith(".")
+        and not any(char in name for char in "/\\\0")
+        and len(name.encode()) <= 255
+    )
+
+
+def _cause(name: str, exc: Exception) -> str:
+    """The error's message without a leading "collection 'name': " (the name is said once by
+    whoever shows the cause); the exception's type too for an unexpected error."""
+    text = str(exc).strip() or "no message"
+    prefix = f"collection {name!r}: "
+    text = text[len(prefix) :] if text.startswith(prefix) else text
+    return text if isinstance(exc, SimsearchError) else f"{type(exc).__name__}: {text}"
+
+
+def _refusal(info: CollectionInfo) -> UnavailableError:
+    return UnavailableError(
+        f"collection {info.spec.name!r} is unavailable: {info.unavailable}. It serves nothing "
+        "until it is repaired and the server restarted; dropping it deletes its files"
+    )
+
+
+@contextmanager
+def _keeping_wal(store: Path) -> Iterator[None]:
+    """While ``store`` is opened, hold a read-only connection to it if it has a WAL with
+    commits in it, so that a failed open leaves the files as they were.
+
+    Closing the last connection to a WAL database checkpoints the WAL into the main file and
+    deletes it. A collection that fails to open after its store opened (a lost WAL tail is
+    found by comparing the store with the snapshot) would then have its store rewritten and
+    its WAL, with any frames SQLite skipped, deleted: data someone could still recover. SQLite
+    checkpoints on close only when no other connection has the file open, and a read-only
+    connection never does (Python 3.11's sqlite3 cannot set SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).
+    Only the ``-shm`` index, rebuilt from the WAL, may change. Best effort: without a
+    readable store nothing is held, and nothing could be checkpointed either.
+    """
+    wal = store.with_name(f"{store.name}-wal")
+    guard = None
+    try:
+        if wal.is_file() and wal.stat().st_size > 0:
+            guard = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+            guard.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except (OSError, sqlite3.Error) as exc:
+        logger.debug("%s: not held open while it opens: %s", store, exc)
+    try:
+        yield
+    finally:
+        if guard is not None:
+            guard.close()
+
+
+def _unavailable_info(directory: Path, cause: str) -> CollectionInfo:
+    """An unavailable collection's info: the spec from its store when it can still be read."""
+    spec = CollectionSpec(
+        name=directory.name,
+        pooling=Pooling.POOLER,
+        index="",
+        dimension=0,
+        model_name="",
+        model_fingerprint="",
+    )
+    created_at = 0.0
+    path = directory / STORE_FILE
+    try:
+        # immutable: no lock, no -wal/-shm opened or created, nothing written; the spec is
+        # written once, at creation, so the main file holds it even with a WAL beside it
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            meta = Store(db, directory.name, path).meta
+            spec, created_at = meta.spec, meta.created_at
+        finally:
+            db.close()
+    except Exception as exc:  # best effort: a damaged store may not even have a readable meta
+        logger.debug("collection %r: no spec from the store: %s", directory.name, exc)
+    return CollectionInfo(spec=spec, count=0, created_at=created_at, unavailable=cause)
 
 
 def _remove(path: Path) -> None:

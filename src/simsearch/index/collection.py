@@ -1,11 +1,15 @@
 """FaissCollection: one collection = a SQLite store (the truth) + a FAISS index (derived).
 
 Files in the collection's directory: ``store.sqlite3`` (with its ``-wal`` and ``-shm``) and
-``index.faiss``, the snapshot.
+``index.faiss``, the snapshot; the folder is 0700 and the files 0600 (``permissions``).
 
 Writes: check the input, commit to the store (the call returns only after COMMIT), then apply
 the change to FAISS, then train, compact or checkpoint if due. FAISS is touched only after a
 commit succeeded, so a storage failure (``UnavailableError``) leaves both as they were.
+
+Reads: every stored row served (Get, search hits, stored vectors and token vectors, replay) is
+checked against its checksums by the store; a damaged row raises ``DataLossError`` naming the
+collection and the id, and is never served.
 
 Search: one FAISS call for the batch of queries; labels are joined to the stored id, text and
 metadata. Kinds that store vectors lossily (PQ, SQ, PCA/OPQ) ask FAISS for ``k_factor`` times
@@ -50,6 +54,7 @@ from simsearch.errors import (
 from simsearch.index import exact, records, recovery
 from simsearch.index.filters import filter_sql
 from simsearch.index.kinds import IndexKind
+from simsearch.index.permissions import tighten_collection
 from simsearch.index.snapshot import Snapshot, remove_temporaries
 from simsearch.index.store import Change, Store
 from simsearch.index.vectors import VectorIndex
@@ -106,6 +111,7 @@ class FaissCollection:
         changes, or rebuild the index from the store; UnavailableError if the store is
         unusable."""
         _remove_temporaries(directory / SNAPSHOT_FILE)
+        tighten_collection(directory)  # files of older versions were 0644, before SQLite opens
         store = Store.open(directory / STORE_FILE, directory.name, timeout=busy_timeout)
         try:
             kind = _kind(store.meta.spec)

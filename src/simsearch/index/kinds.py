@@ -18,15 +18,79 @@ Per request, :class:`~simsearch.types.SearchParams` override ``efSearch`` (HNSW,
 coarse quantizer of an IVF) and ``nprobe`` (IVF) through FAISS ``SearchParameters`` objects
 made for each call, so concurrent searches never change the shared index. A parameter that
 does not apply to the kind is ignored; a value that can never be valid (``<= 0``, ``nprobe``
-above ``nlist``) is an InvalidArgumentError. ``efSearch`` below k acts as k (FAISS explores at
-least k candidates) and above the number of vectors as that number (nothing more to explore).
+above ``nlist``) is an InvalidArgumentError. ``efSearch`` below k acts as k (simsearch passes
+``max(efSearch, k)``: FAISS itself would keep only efSearch candidates, so k=600 on 600 HNSW32
+vectors gave about 230-420 hits at the default 16), below nprobe for an HNSW coarse quantizer as
+nprobe, and above the number of vectors as that number (nothing more to explore).
 
 Supported families are those whose search accepts an id selector (needed for tombstones and
-filters) and that add incrementally: Flat, IVF* (any quantizer and encoding, fast-scan
-included), HNSW* and SQ, optionally behind a pre-transform (PCA, OPQ, ...); the metric must be
-inner product. Refused: PQ without IVF, Refine, NSG, and L2-only builds such as ``HNSW32,PQ8``.
-Everything is checked by :meth:`IndexKind.parse`, so a bad kind fails at create time with
-FAISS's reason and nothing on disk.
+filters) and that add incrementally: Flat, IVF* (a flat or HNSW coarse quantizer; Flat, PQ,
+fast-scan PQ, SQ or RaBitQ codes), HNSW* and SQ, optionally behind a pre-transform (PCA, OPQ,
+...) that outputs no more dimensions than it takes; the metric must be inner product. Refused:
+PQ without IVF, Refine, NSG, additive quantizers (RQ, LSQ), and L2-only builds such as
+``HNSW32,PQ8``. Everything is checked by :meth:`IndexKind.parse`, so a bad kind fails at create
+time with FAISS's reason and nothing on disk; the check runs again whenever a stored collection
+opens, before anything is built or replayed, so a kind an older version accepted makes its
+collection unavailable instead of crashing the server.
+
+Kinds FAISS builds but cannot run. ``index_factory`` accepts many kinds that then kill the
+process, fail every search, allocate without bound, or never train; a crash cannot be caught,
+and a stored collection replays its documents into it at every start. They were found by
+building each candidate in a child process at d=384 and d=8 the way simsearch does (train on
+random unit vectors when needed, add with labels, search plain, filtered and with request
+parameters, remove, serialise and reload, add again; FAISS 1.15.1), and each is refused by a
+rule:
+
+=====================================  ==============================================  ==========
+kind (d=384 unless said)               without the rules                               rule
+=====================================  ==============================================  ==========
+HNSW0, IVF16_HNSW0,Flat                SIGABRT at the first add (Faiss assertion       1
+                                       'i < end' failed in HNSW.cpp)
+HNSW1, HNSW1,Flat, HNSW1,SQ8           SIGSEGV at the first add                        2
+IVF16_HNSW1,Flat                       SIGSEGV when the coarse quantizer trains        2
+HNSW100000                             builds; 800 KB of links per vector              2
+IVF16,PQ8x0                            SIGSEGV at the first search                     1
+IVF16,PQ8x4fs_0 (block size 0)         SIGFPE at the first add                         1
+IVF0,Flat; SQ0; PCA0,Flat; RR0,Flat    no lists / 0-bit codes / 0 dimensions           1
+OPQ0,IVF16,PQ8                         never trains (M must be > 0)                    1
+IVF10000000,Flat                       1.6 GB allocated by the factory, no vector yet  1
+IVF16,PQ8x24                           std::bad_alloc building it (2**24 centroids)    3
+IVF16,PQ8x17                           never trains (2**17 centroids)                  3
+IVF16,RQ1x8                            every filtered or tombstoned search fails       4
+                                       ('sel' failed: id selector not supported)
+IVF16(PQ4),Flat                        never trains                                    5
+PCA1000,Flat; PCA64,Flat at d=8        never trains                                    6
+OPQ7,Flat; OPQ8_60,Flat; OPQ48 at d=8  never trains (d % M == 0 failed)                6
+OPQ8_1000,IVF16,PQ8                    training did not end within 4 minutes           6
+OPQ8,HNSW32; OPQ8,Flat; OPQ48,Flat     SIGSEGV training on 256-383 vectors, which      7
+                                       happened once 256 documents were stored
+HNSW32 | efSearch=2000000000           std::bad_alloc at the first search              8
+=====================================  ==============================================  ==========
+
+1. Every number in the factory string is in ``1..MAX_FACTORY_NUMBER`` (100,000, what a
+   training samples: more lists or centroids could never train), checked before FAISS
+   allocates anything.
+2. An HNSW graph (the index's, or an IVF's coarse quantizer) has M in ``2..MAX_HNSW_M``.
+3. PQ codes have at most ``MAX_PQ_BITS`` (16) bits.
+4. No additive quantizer codes (RQ, LSQ, ...).
+5. The coarse quantizer of an IVF is flat or HNSW.
+6. No pre-transform outputs more dimensions than it takes; OPQ's M divides its output.
+7. Training waits for as many vectors as each pre-transform outputs (``train_size``).
+8. Searches cap efSearch at the number of vectors (``search_parameters``).
+
+Next to them, these ran through every step at d=384, and at d=8 where they fit (d % M == 0,
+no more output dimensions than 8): HNSW2, HNSW3, HNSW256, HNSW32,Flat, HNSW32 with SQ4, SQ8, SQfp16;
+IVF1, IVF2, IVF16, IVF100 with Flat, ``nprobe``, ``max_codes``; IVF16 with PQ1, PQ8, PQ384,
+PQ8x1, PQ8x4, PQ8np, PQ8x4fs, PQ8x4fsr, PQ48x4fs, PQ2x4fs, PQ8x4fs_32, SQ4, SQ6, SQ8, SQfp16,
+SQbf16, SQ8_direct, SQ8_direct_signed, RaBitQ; IVF16_HNSW2,Flat, IVF16_HNSW32,Flat,
+IVF1_HNSW32,Flat; SQ4, SQ8, SQfp16, SQ8_direct; PCA64 with Flat, HNSW32, IVF16,Flat and
+IVF16,PQ8; PCA1, PCA383, PCA384, PCAW64, PCAR64; OPQ8,IVF16,PQ8, OPQ48,IVF16,PQ48,
+OPQ16_64,IVF16,PQ16x4fsr, and OPQ8 with Flat, HNSW32, SQ8 (trained on 384 vectors); RR64,
+RR384, ITQ, ITQ64, L2norm with Flat. No accepted kind crashed. PQ codes of 12-16 bits build
+but train only once 2**bits vectors are stored (a failed training is postponed, see
+``recovery.train``); OPQ at d=384 trains slowly (85 s for 384 vectors on 2 loaded cores).
+FAISS itself refuses, with a message, ``IVF16,PQ7`` (7 does not divide 384), IMI (no inner
+product), LSH, ``SQ7``, ``PQ8x8fs`` and ``PQ8x4fs_1`` (block size not a multiple of 32).
 
 IVF-PQ indexes skip FAISS's polysemous training: it only serves polysemous Hamming filtering,
 which simsearch never turns on, and costs about a second per sub-quantizer even on tiny data.
@@ -39,21 +103,36 @@ corrupts its id map on removal.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import faiss
 
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import InvalidArgumentError, quoted
 from simsearch.types import SearchParams
 
-__all__ = ["DEFAULT_K_FACTOR", "FLAT", "IndexKind", "exact_index", "search_parameters"]
+__all__ = [
+    "DEFAULT_K_FACTOR",
+    "FLAT",
+    "TRAIN_SAMPLE",
+    "IndexKind",
+    "exact_index",
+    "search_parameters",
+]
 
 FLAT = "flat"
 MIN_TRAIN = 256  # never train on fewer vectors than this
 POINTS_PER_CENTROID = 39  # FAISS's own k-means minimum per centroid
+TRAIN_SAMPLE = 100_000  # most stored vectors a training samples (``recovery``)
+MAX_FACTORY_NUMBER = TRAIN_SAMPLE  # lists, codebook sizes ... above it could never train
+MAX_HNSW_M = 256  # links per vector: 8 * M bytes at level 0 alone
+MAX_PQ_BITS = 16  # 2**16 centroids per sub-quantizer still train on TRAIN_SAMPLE vectors
 DEFAULT_K_FACTOR = 4  # candidates per hit lossy kinds rescore; bench/search.py shows 10
 MAX_K_FACTOR = 100
+# Longest index string: FAISS 1.15's factory parser dies (SIGSEGV) on strings from about 15,000
+# bytes; every real kind fits in a few dozen characters.
+MAX_INDEX_CHARS = 256
 _K_FACTOR = "k_factor"
 
 _SUPPORTED = "Flat, IVF*, HNSW* and SQ (optionally after PCA/OPQ)"
@@ -91,12 +170,19 @@ class IndexKind:
         """Check ``text`` against FAISS for ``dimension``; InvalidArgumentError says why not."""
         if dimension <= 0:
             raise InvalidArgumentError(f"dimension must be positive, got {dimension}")
+        if len(text) > MAX_INDEX_CHARS:
+            raise InvalidArgumentError(
+                f"index {quoted(text)} is longer than {MAX_INDEX_CHARS} characters; "
+                "use 'flat' or e.g. 'HNSW32', 'IVF1024,PQ48'"
+            )
         factory, _, parameters = (part.strip() for part in text.partition("|"))
         parameters, k_factor = _split_k_factor(text, parameters)
         if factory == FLAT:
             return cls(text, dimension, None, parameters)._with_k_factor(k_factor)._checked()
+        _check_numbers(text, factory)  # before FAISS allocates what they ask for
         index = _factory(factory, dimension)
         _check_supported(text, index)
+        _check_runnable(text, index)
         core = _core(index)
         return (
             cls(
@@ -105,7 +191,7 @@ class IndexKind:
                 factory,
                 parameters,
                 removable=not isinstance(core, faiss.IndexHNSW),
-                train_size=0 if index.is_trained else _train_size(core),
+                train_size=0 if index.is_trained else _train_size(index),
                 exact_scores=_exact_scores(index),
                 nlist=int(core.nlist) if isinstance(core, faiss.IndexIVF) else 0,
                 graph=_graph(core) is not None,
@@ -180,10 +266,17 @@ def exact_index(dimension: int) -> Any:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
-def search_parameters(index: Any, selector: Any, request: SearchParams | None = None) -> Any:
-    """Search parameters of the type ``index`` expects, for one call: the index's own
-    nprobe / efSearch (passing parameters overrides them), replaced by those of ``request``
-    (checked by :meth:`IndexKind.check`), and ``selector`` (None for all ids).
+def search_parameters(
+    index: Any, selector: Any, k: int, request: SearchParams | None = None
+) -> Any:
+    """Search parameters of the type ``index`` expects, for one call asking for ``k`` hits per
+    query: the index's own nprobe / efSearch (passing parameters overrides them), replaced by
+    those of ``request`` (checked by :meth:`IndexKind.check`), and ``selector`` (None for all
+    ids).
+
+    efSearch is raised to what the graph is asked for: ``k`` for an HNSW index, nprobe for an
+    HNSW coarse quantizer. FAISS 1.15 keeps only efSearch candidates, so an HNSW32 collection of
+    600 documents answered k=600 with about 230-420 hits at the default efSearch of 16.
 
     The caller keeps ``selector`` alive during the search (SWIG does not); a quantizer's
     parameters are kept alive by the returned object.
@@ -196,24 +289,25 @@ def search_parameters(index: Any, selector: Any, request: SearchParams | None = 
         params.nprobe = core.nprobe if request.nprobe is None else request.nprobe
         params.max_codes = core.max_codes
         quantizer = faiss.downcast_index(core.quantizer)
-        if request.ef_search is not None and isinstance(quantizer, faiss.IndexHNSW):
-            quantizer_params = _hnsw_parameters(quantizer, request.ef_search)
+        if isinstance(quantizer, faiss.IndexHNSW):
+            quantizer_params = _hnsw_parameters(quantizer, request.ef_search, params.nprobe)
             params.quantizer_params = quantizer_params
             params.referenced = quantizer_params  # SWIG does not keep it alive
     elif isinstance(core, faiss.IndexHNSW):
-        ef_search = core.hnsw.efSearch if request.ef_search is None else request.ef_search
-        params = _hnsw_parameters(core, ef_search)
+        params = _hnsw_parameters(core, request.ef_search, k)
     else:
         params = faiss.SearchParameters()
     params.sel = selector
     return params
 
 
-def _hnsw_parameters(index: Any, ef_search: int) -> Any:
-    """efSearch above the number of vectors explores nothing more: capped there, so a huge
-    request cannot make FAISS allocate a huge candidate heap."""
+def _hnsw_parameters(index: Any, ef_search: int | None, wanted: int) -> Any:
+    """efSearch (the request's, else the index's own) raised to the ``wanted`` results, and
+    capped at the number of vectors: more explores nothing more, and a huge value would make
+    FAISS allocate a huge candidate heap (``efSearch=2000000000``: std::bad_alloc)."""
     params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing in stub
-    params.efSearch = min(ef_search, max(int(index.ntotal), 1))
+    ef_search = index.hnsw.efSearch if ef_search is None else ef_search
+    params.efSearch = min(max(ef_search, wanted), max(int(index.ntotal), 1))
     return params
 
 
@@ -243,6 +337,83 @@ def _check_supported(text: str, index: Any) -> None:
             f"index {text!r} ({type(core).__name__}) is not supported: it cannot filter ids "
             f"at search time or add incrementally; supported families: {_SUPPORTED}"
         )
+
+
+def _check_numbers(text: str, factory: str) -> None:
+    """Numbers FAISS's factory accepts but that crash it, compute nothing, or allocate without
+    bound before the first vector (see the table in the module docstring)."""
+    for match in re.finditer(r"\d+", factory):
+        if not 1 <= int(match.group()) <= MAX_FACTORY_NUMBER:
+            raise InvalidArgumentError(
+                f"index {text!r}: {match.group()} is out of range: every number in a FAISS "
+                f"factory string must be in 1..{MAX_FACTORY_NUMBER:,} here (0 lists, links, "
+                "bits or dimensions crash FAISS or keep nothing; more lists or codebook "
+                f"entries than the {TRAIN_SAMPLE:,} vectors a training samples can never train)"
+            )
+    for match in re.finditer(r"(?<![A-Za-z])PQ\d+x(\d+)", factory):
+        if int(match.group(1)) > MAX_PQ_BITS:
+            raise InvalidArgumentError(
+                f"index {text!r}: PQ codes of {match.group(1)} bits are too many: at most "
+                f"{MAX_PQ_BITS} (2**bits centroids per sub-quantizer must train on at most "
+                f"{TRAIN_SAMPLE:,} vectors; PQ8x24 at dimension 384 asks for 25 GB)"
+            )
+
+
+def _check_runnable(text: str, index: Any) -> None:
+    """What FAISS builds but cannot run, found on the built (empty) index: each of these
+    crashed the process (SIGSEGV, SIGABRT, SIGFPE), failed every search, or never trained."""
+    core = _core(index)
+    graph = _graph(core)
+    if graph is not None and not 2 <= _hnsw_m(graph) <= MAX_HNSW_M:
+        raise InvalidArgumentError(
+            f"index {text!r}: an HNSW graph needs M (links per vector) in 2..{MAX_HNSW_M}: "
+            "FAISS builds HNSW1 but crashes the server at the first document, and above "
+            f"{MAX_HNSW_M} the links take more memory than the vectors"
+        )
+    if isinstance(core, faiss.IndexIVF):
+        quantizer = faiss.downcast_index(core.quantizer)
+        if not isinstance(quantizer, (faiss.IndexFlat, faiss.IndexHNSW)):
+            raise InvalidArgumentError(
+                f"index {text!r}: the coarse quantizer ({type(quantizer).__name__}) is not "
+                "supported: FAISS cannot train it for IVF lists; use a flat one (IVF1024,...) "
+                "or a graph (IVF1024_HNSW32,...)"
+            )
+    if isinstance(core, faiss.IndexIVFAdditiveQuantizer):
+        raise InvalidArgumentError(
+            f"index {text!r}: additive quantizer codes (RQ, LSQ) are not supported: FAISS "
+            "cannot filter ids while searching them (deleted documents, metadata filters)"
+        )
+    for transform in _transforms(index):
+        if transform.d_out > transform.d_in:
+            raise InvalidArgumentError(
+                f"index {text!r}: {type(transform).__name__} cannot output {transform.d_out} "
+                f"dimensions from {transform.d_in}; use at most {transform.d_in} (PCA never "
+                "trains so, and more dimensions add memory and training time, not information)"
+            )
+        if isinstance(transform, faiss.OPQMatrix) and transform.d_out % transform.M:
+            raise InvalidArgumentError(
+                f"index {text!r}: OPQ{transform.M} cannot split {transform.d_out} dimensions "
+                f"into {transform.M} equal parts, so FAISS would never train it; pick M "
+                f"dividing {transform.d_out}"
+            )
+
+
+def _hnsw_m(graph: Any) -> int:
+    """M of an HNSW graph: half the links of level 0; 0 when FAISS set up no level at all."""
+    levels = faiss.vector_to_array(graph.cum_nneighbor_per_level)
+    return int(levels[1]) // 2 if len(levels) > 1 else 0
+
+
+def _transforms(index: Any) -> list[Any]:
+    """The vector transforms (PCA, OPQ, ...) of every pre-transform wrapper around the core."""
+    found = []
+    index = faiss.downcast_index(index)
+    while isinstance(index, (faiss.IndexIDMap, faiss.IndexIDMap2, faiss.IndexPreTransform)):
+        if isinstance(index, faiss.IndexPreTransform):
+            chain: Any = index.chain  # a SWIG vector (the stub says list)
+            found += [faiss.downcast_VectorTransform(chain.at(i)) for i in range(chain.size())]
+        index = faiss.downcast_index(index.index)
+    return found
 
 
 def _split_k_factor(text: str, parameters: str) -> tuple[str, int | None]:
@@ -302,10 +473,17 @@ def _exact_scores(index: Any) -> bool:
     return isinstance(core, (faiss.IndexFlat, faiss.IndexIVFFlat))
 
 
-def _train_size(core: Any) -> int:
-    """max(256, 39 * nlist): FAISS's k-means needs 39 points per centroid to train well."""
-    nlist = core.nlist if isinstance(core, faiss.IndexIVF) else 0
-    return max(MIN_TRAIN, POINTS_PER_CENTROID * int(nlist))
+def _train_size(index: Any) -> int:
+    """Vectors needed before FAISS can train ``index``, never fewer than ``MIN_TRAIN``: 39 per
+    IVF list (FAISS's k-means minimum per centroid), and each pre-transform's output
+    dimension: PCA trained on fewer fails, and OPQ crashed the process (SIGSEGV: ``OPQ8,Flat``
+    at dimension 384 trained on 256-383 vectors). A training that still fails (PQ codes of
+    more than 8 bits want 2**bits vectors) is postponed until twice as many are stored."""
+    core = _core(index)
+    needed = [MIN_TRAIN, *(int(transform.d_out) for transform in _transforms(index))]
+    if isinstance(core, faiss.IndexIVF):
+        needed.append(POINTS_PER_CENTROID * int(core.nlist))
+    return max(needed)
 
 
 def _reason(exc: RuntimeError) -> str:

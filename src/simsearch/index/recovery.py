@@ -15,14 +15,12 @@ import logging
 from pathlib import Path
 
 from simsearch.errors import UnavailableError
-from simsearch.index.kinds import IndexKind
+from simsearch.index.kinds import TRAIN_SAMPLE, IndexKind
 from simsearch.index.snapshot import Snapshot, SnapshotError, read_snapshot
 from simsearch.index.store import Store
 from simsearch.index.vectors import STAGES, VectorIndex
 
 __all__ = ["TRAIN_SAMPLE", "load", "rebuild", "train"]
-
-TRAIN_SAMPLE = 100_000
 
 logger = logging.getLogger(__name__)
 

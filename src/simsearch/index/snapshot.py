@@ -11,6 +11,7 @@ stage (``"staging"`` or ``"native"``), ``last_change`` (the store change the ind
 and the sizes of the two payload parts. The checksum covers the header too, so a flipped bit
 anywhere is detected. Writing goes to a temporary file in the same directory, which is fsynced,
 renamed over the old file, and the directory fsynced: a reader sees the old or the new file.
+The temporary file is created 0600 (``permissions``), so the snapshot is private too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from simsearch.index.permissions import open_private_file
 from simsearch.types import IntArray
 
 __all__ = [
@@ -168,7 +170,7 @@ def _int(header: dict[str, Any], name: str) -> int:
 def _write_atomically(path: Path, parts: list[bytes | memoryview]) -> None:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(temporary, "wb") as file:
+        with open_private_file(temporary) as file:
             for part in parts:
                 file.write(part)
             file.flush()

@@ -180,8 +180,8 @@ class VectorIndex:
         else:
             selector = None
         search_params = None
-        if selector is not None or request is not None:
-            search_params = search_parameters(self._index, selector, request)
+        if selector is not None or request is not None or (self.kind.graph and not self.exact):
+            search_params = search_parameters(self._index, selector, k, request)
         with _threads_for(len(queries)):
             scores, labels = self._index.search(queries, k, params=search_params)
         return scores, labels

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import signal
-import threading
+import time
 from concurrent import futures
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,11 +28,13 @@ from simsearch.encoder import load_encoder
 from simsearch.engine import Engine
 from simsearch.errors import UnavailableError
 from simsearch.index import FaissCatalog
+from simsearch.index.permissions import make_private_directory
 from simsearch.server.decoding import DecodeRequests
 from simsearch.server.limits import ConcurrencyLimit, pool_size
 from simsearch.server.metrics import Metrics, MetricsEndpoint, MetricsInterceptor, start_endpoint
 from simsearch.server.security import Security, load_security, log_exposure
 from simsearch.server.servicer import SimSearchServicer
+from simsearch.server.streams import Streams
 from simsearch.v1 import simsearch_pb2, simsearch_pb2_grpc
 
 __all__ = ["RunningServer", "build_engine", "create_server", "serve"]
@@ -39,6 +43,8 @@ logger = logging.getLogger("simsearch.server")
 
 SERVICE_NAME = simsearch_pb2.DESCRIPTOR.services_by_name["SimSearch"].full_name
 SHUTDOWN_GRACE_S = 10.0
+STATUS_LINGER_S = 1.0  # how long stopped streams' clients get to read their status
+SIGNAL_POLL_S = 0.1  # how often serve() looks for a received SIGTERM / SIGINT
 
 
 @dataclass
@@ -52,6 +58,7 @@ class RunningServer:
     metrics: Metrics | None = None
     metrics_endpoint: MetricsEndpoint | None = None
     grace: float = SHUTDOWN_GRACE_S
+    streams: Streams | None = None
 
     def set_serving(self, serving: bool) -> None:
         status = (
@@ -64,10 +71,21 @@ class RunningServer:
 
     def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING for good, drain in-flight calls for up to ``grace`` seconds (default:
-        the configured shutdown grace), then close the collections (checkpoints)."""
+        the configured shutdown grace), then close the collections (checkpoints).
+
+        Request streams stop taking chunks at once and end with UNAVAILABLE and their
+        committed count (``server.streams``): a bulk upsert could outlast any grace, and a call
+        the grace cancels tells its client nothing. So the whole grace is left for the chunk
+        each stream is embedding."""
         self.set_serving(False)
         self.health.enter_graceful_shutdown()  # no later set() can turn it SERVING again
-        self.server.stop(self.grace if grace is None else grace).wait()
+        grace = self.grace if grace is None else grace
+        started = time.monotonic()
+        if self.streams is not None and self.streams.close(wait_s=grace):
+            # A client still sending on a stream when the connection closes gets a TCP reset,
+            # which can drop the status (and its committed count) before the client reads it.
+            time.sleep(min(STATUS_LINGER_S, grace))
+        self.server.stop(max(0.0, grace - (time.monotonic() - started))).wait()
         self.engine.close()
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.close()
@@ -80,9 +98,13 @@ class _QueueDepth(Protocol):
 
 
 def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine:
-    """Load the model and open every collection, so a damaged store stops the start (slow:
-    seconds to minutes); ``metrics`` then reads the encoder's queue depth where the encoder
-    reports one."""
+    """Load the model and open every collection before serving (slow: seconds to minutes), so
+    damage is found at start, not at the first request; ``metrics`` then reads the encoder's
+    queue depth where the encoder reports one.
+
+    A collection that cannot be opened is logged (one ERROR line naming it and the cause, by
+    the catalog) and reported unavailable by List/Describe; the others are served. One bad
+    collection never takes the service down."""
     encoder = load_encoder(
         config.model,
         device=config.device,
@@ -95,13 +117,30 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
         batch_wait_ms=config.batch_wait_ms,
         max_queue_depth=config.limits.max_queue_depth,
         allow_download=config.allow_download,
+        on_batch=None if metrics is None else metrics.observe_batch,
     )
     if metrics is not None and isinstance(encoder, _QueueDepth):
         metrics.watch_queue_depth(lambda: encoder.queued)
     catalog = FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
-    for name in catalog.names():  # open (and check) every collection before serving any
-        catalog.open(name)
+    names = catalog.names()
+    unavailable = [name for name in names if not _opens(catalog, name)]
+    if unavailable:
+        logger.warning(
+            "serving %d of %d collections; unavailable until repaired or dropped: %s",
+            len(names) - len(unavailable),
+            len(names),
+            ", ".join(map(repr, unavailable)),
+        )
     return Engine(encoder, catalog, config.limits, owns_encoder=True)
+
+
+def _opens(catalog: FaissCatalog, name: str) -> bool:
+    """Open (and check) one collection; False if it is unavailable (the catalog logs why)."""
+    try:
+        catalog.open(name)
+    except UnavailableError:
+        return False
+    return True
 
 
 def create_server(
@@ -121,7 +160,9 @@ def create_server(
     metrics = Metrics() if metrics is None else metrics
     metrics.watch_collections(lambda: [(c.spec.name, c.count) for c in engine.list_collections()])
     server = _grpc_server(config, security, metrics)
-    simsearch_pb2_grpc.add_SimSearchServicer_to_server(SimSearchServicer(engine), server)
+    streams = Streams(config.limits.stream_idle_timeout_s)
+    servicer = SimSearchServicer(engine, streams)
+    simsearch_pb2_grpc.add_SimSearchServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if security.reflection != "off":
@@ -140,7 +181,7 @@ def create_server(
         endpoint = start_endpoint(metrics, config.host, config.metrics_port, security.tls)
     log_exposure(config.host, security)
     running = RunningServer(
-        server, port, health_servicer, engine, metrics, endpoint, config.shutdown_grace
+        server, port, health_servicer, engine, metrics, endpoint, config.shutdown_grace, streams
     )
     running.set_serving(False)
     return running
@@ -169,38 +210,52 @@ def _grpc_server(config: ServerConfig, security: Security, metrics: Metrics) -> 
 
 
 def serve(running: RunningServer) -> None:
-    """Mark SERVING and block until SIGTERM/SIGINT, then stop gracefully."""
-    stopping = threading.Event()
+    """Mark SERVING and block until SIGTERM/SIGINT, then stop gracefully.
+
+    The signal handler only records the signal. Python runs it in the main thread between two
+    bytecodes, wherever that thread was, so a lock taken there (an ``Event``'s, logging's) can
+    deadlock against the code it interrupted. The main thread looks every ``SIGNAL_POLL_S``
+    instead of blocking with no timeout: a blocked main thread never runs a handler for a
+    signal the kernel handed to another thread.
+    """
+    received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        logger.info("received %s: draining and stopping", signal.Signals(signum).name)
-        stopping.set()
+        received.append(signum)  # nothing more: see above
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     running.set_serving(True)
     logger.info("serving on port %d", running.port)
-    stopping.wait()
+    while not received:
+        time.sleep(SIGNAL_POLL_S)
+    logger.info("received %s: draining and stopping", signal.Signals(received[0]).name)
     running.stop()
     logger.info("stopped")
 
 
-def lock_data_dir(data_dir: Path) -> IO[str]:
+def lock_data_dir(data_dir: Path) -> ExitStack:
     """Hold an exclusive lock on the data directory: one server per directory.
 
-    The returned file must stay open for the server's lifetime; the OS drops the lock when the
-    process exits, however it exits.
+    The lock is an ``flock`` on the directory itself, not on a file inside it: a lock file can
+    be deleted while the server runs, and a second server would then lock a new file and serve
+    the same collections from an index that no longer follows the writes. The directory cannot
+    be replaced while it holds them. The directory is created 0700 if missing (the catalog
+    warns about a loose mode). The returned stack holds the descriptor: keep it open (``with``)
+    for the server's lifetime; the OS drops the lock when the process exits, however it exits.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = (data_dir / ".lock").open("w")
+    make_private_directory(data_dir, warn=False)
+    held = ExitStack()
+    descriptor = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    held.callback(os.close, descriptor)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.close()
+        held.close()
         raise UnavailableError(
             f"another simsearch server is using {data_dir}: stop it or pick another --data-dir"
         ) from None
-    return handle
+    return held
 
 
 def _bracket(host: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import InvalidArgumentError, SimsearchError, quoted, with_committed
 from simsearch.types import (
     AlignedTokens,
     Alignment,
@@ -86,6 +86,18 @@ def document_from_wire(doc: pb.Document) -> Document:
     return Document(id=doc.id, text=doc.text, metadata=struct_to_dict(doc.metadata))
 
 
+def first_chunk(requests: Iterator[pb.UpsertRequest]) -> pb.UpsertRequest:
+    """The first chunk of an upsert stream (it names the collection); none is an error. An
+    error reading it (the stream silent, the server stopping) says that nothing was stored."""
+    try:
+        first = next(requests, None)
+    except SimsearchError as exc:
+        raise with_committed(exc, 0) from exc
+    if first is None:
+        raise InvalidArgumentError("the stream carried no UpsertRequest")
+    return first
+
+
 def upsert_chunks(
     first: pb.UpsertRequest, rest: Iterator[pb.UpsertRequest]
 ) -> Iterator[tuple[list[Document], bool]]:
@@ -95,8 +107,8 @@ def upsert_chunks(
     for number, chunk in enumerate(rest, start=1):
         if chunk.collection != first.collection:
             raise InvalidArgumentError(
-                f"chunk {number} names collection {chunk.collection!r}; an upsert stream "
-                f"writes to one collection ({first.collection!r})"
+                f"chunk {number} names collection {quoted(chunk.collection)}; an upsert stream "
+                f"writes to one collection ({quoted(first.collection)})"
             )
         yield [document_from_wire(doc) for doc in chunk.documents], chunk.truncate
 

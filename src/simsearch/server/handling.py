@@ -5,6 +5,12 @@ A ``SimsearchError`` becomes its status code (``simsearch.wire.code_for``) with 
 passed: CANCELLED (the caller has gone and sees its own status). Anything else is a bug: it
 is logged with its traceback and the caller gets INTERNAL with an incident id to quote, never
 the traceback itself.
+
+A status message travels in the response's trailing metadata, which clients cap (grpc's default:
+16 KiB, with non-ASCII bytes sent as three); a longer one reaches the caller as
+RESOURCE_EXHAUSTED instead of the real status. Messages quote requests shortened at the source
+(``simsearch.errors.quoted``, ``first_few``), and every message is cut to
+``MAX_STATUS_MESSAGE_BYTES`` here as well, whatever raised it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from simsearch.callers import caller_gone
 from simsearch.errors import DeadlineExceededError, SimsearchError
 from simsearch.wire import code_for
 
-__all__ = ["rpc"]
+__all__ = ["MAX_STATUS_MESSAGE_BYTES", "fit_status_message", "rpc"]
+
+MAX_STATUS_MESSAGE_BYTES = 2048  # UTF-8; at most 6 KiB once percent-encoded on the wire
+TRUNCATED = " … (message truncated)"
 
 logger = logging.getLogger("simsearch.server")
 
@@ -71,6 +80,16 @@ def _check_deadline(context: grpc.ServicerContext) -> None:
         raise DeadlineExceededError("the request's deadline passed before it was started")
 
 
+def fit_status_message(message: str, limit: int = MAX_STATUS_MESSAGE_BYTES) -> str:
+    """``message``, or its first bytes (whole UTF-8 characters) and a note that it was cut,
+    within ``limit`` bytes."""
+    encoded = message.encode()
+    if len(encoded) <= limit:
+        return message
+    head = encoded[: limit - len(TRUNCATED.encode())].decode(errors="ignore")
+    return head + TRUNCATED
+
+
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    context.abort(code, message)
+    context.abort(code, fit_status_message(message))
     raise AssertionError("unreachable: context.abort raises")

@@ -5,6 +5,11 @@ call would only wait behind the encoder until its deadline, while a quick refusa
 client back off or try another replica. Health and reflection calls are not counted, so a busy
 server still answers its health checks.
 
+Streams: an UpsertStream holds its slot for as long as its client keeps it open, so streams may
+hold at most half the slots (``stream_slots``, at least one); one more stream is refused with
+RESOURCE_EXHAUSTED, and the other half stays free for unary calls whatever the streams do. (A
+silent stream is ended after ``stream_idle_timeout_s``, see ``server.streams``.)
+
 Threads: grpc hands a call to a worker thread before its behaviour (and so this limit) runs; if
 every thread were busy, a call over the limit would wait in grpc's queue instead of being
 refused. So the pool has ``max_concurrent_rpcs + workers`` threads (the spare ones answer health
@@ -16,14 +21,15 @@ so that no call ever waits for a thread: past it grpc refuses with RESOURCE_EXHA
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
 
 from simsearch.server.intercept import SERVICE_PREFIX, Behavior, replace_behavior
 
-__all__ = ["ConcurrencyLimit", "pool_size"]
+__all__ = ["ConcurrencyLimit", "pool_size", "stream_slots"]
 
 
 def pool_size(max_concurrent_rpcs: int, workers: int) -> int:
@@ -31,12 +37,39 @@ def pool_size(max_concurrent_rpcs: int, workers: int) -> int:
     return max_concurrent_rpcs + workers
 
 
+def stream_slots(max_concurrent_rpcs: int) -> int:
+    """Slots request streams may hold at once: half the limit, at least one."""
+    return max(1, max_concurrent_rpcs // 2)
+
+
+@contextmanager
+def _holding(
+    slots: threading.BoundedSemaphore, context: grpc.ServicerContext, busy: str
+) -> Iterator[None]:
+    """Hold one of ``slots`` for the call; none free: RESOURCE_EXHAUSTED with ``busy``."""
+    if not slots.acquire(blocking=False):
+        context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"server busy: {busy}; retry with backoff"
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 class ConcurrencyLimit(grpc.ServerInterceptor):
     """Holds a slot for each running SimSearch call; none free: RESOURCE_EXHAUSTED at once."""
 
     def __init__(self, max_concurrent_rpcs: int) -> None:
         self.limit = max_concurrent_rpcs
+        self.stream_limit = stream_slots(max_concurrent_rpcs)
         self._slots = threading.BoundedSemaphore(max_concurrent_rpcs)
+        self._stream_slots = threading.BoundedSemaphore(self.stream_limit)
+        self._calls_busy = f"{self.limit} calls in progress (max_concurrent_rpcs)"
+        self._streams_busy = (
+            f"{self.stream_limit} request streams in progress, the most allowed (half of "
+            "max_concurrent_rpcs: the other slots are kept for other calls)"
+        )
 
     def intercept_service(
         self,
@@ -48,19 +81,23 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
             return handler
         if not handler_call_details.method.startswith(SERVICE_PREFIX):
             return handler
+        if handler.request_streaming:
+            return replace_behavior(handler, self._limited_stream)
         return replace_behavior(handler, self._limited)
 
     def _limited(self, behavior: Behavior) -> Behavior:
         def limited(request: Any, context: grpc.ServicerContext) -> Any:
-            if not self._slots.acquire(blocking=False):
-                context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"server busy: {self.limit} calls in progress (max_concurrent_rpcs); "
-                    "retry with backoff",
-                )
-            try:
+            with _holding(self._slots, context, self._calls_busy):
                 return behavior(request, context)
-            finally:
-                self._slots.release()
+
+        return limited
+
+    def _limited_stream(self, behavior: Behavior) -> Behavior:
+        def limited(requests: Any, context: grpc.ServicerContext) -> Any:
+            with (
+                _holding(self._stream_slots, context, self._streams_busy),
+                _holding(self._slots, context, self._calls_busy),
+            ):
+                return behavior(requests, context)
 
         return limited

@@ -9,7 +9,7 @@ requires client certificates too. It has no API keys: bind it where only scraper
 ``simsearch_request_seconds{method,code}``     histogram   seconds from handler start to answer
 ``simsearch_rpcs_in_flight``                   gauge       SimSearch calls being served now
 ``simsearch_encoder_batch_size``               histogram   texts per forward pass
-``simsearch_encoder_tokens_total``             counter     tokens through the model
+``simsearch_encoder_tokens_total``             counter     real tokens through the model
 ``simsearch_encoder_queue_depth``              gauge       texts waiting for the encoder
 ``simsearch_collection_documents{collection}`` gauge       live documents per collection
 =============================================  ==========  ========================================
@@ -17,7 +17,10 @@ requires client certificates too. It has no API keys: bind it where only scraper
 The encoder and the collections know nothing of Prometheus (only ``server`` imports it): the
 queue depth and collection sizes are read when scraped through plain callables given to
 :meth:`Metrics.watch_queue_depth` and :meth:`Metrics.watch_collections`, and the encoder reports
-each forward pass by calling :meth:`Metrics.observe_batch`, a plain ``(rows, tokens)`` callable.
+each forward pass by calling :meth:`Metrics.observe_batch`, a plain ``(rows, tokens)`` callable
+(``build_engine`` hands it to ``load_encoder(on_batch=...)``). Tokens are the texts' real
+tokens, special tokens included and padding excluded: what the inputs cost, whatever batch they
+shared; a pass that fails is not counted.
 Every ``Metrics`` has its own registry, so servers in one process (tests) do not collide.
 """
 
@@ -69,7 +72,9 @@ class Metrics:
             buckets=_BATCH_BUCKETS, registry=registry,
         )  # fmt: skip
         self.tokens = Counter(
-            "simsearch_encoder_tokens", "Tokens through the model", registry=registry
+            "simsearch_encoder_tokens",
+            "Real tokens through the model (special tokens included, padding excluded)",
+            registry=registry,
         )
         self.queue_depth = Gauge(
             "simsearch_encoder_queue_depth", "Texts waiting for the encoder", registry=registry

@@ -2,14 +2,18 @@
 
 Off by default: with no keys and no TLS the server answers anyone who can connect, which is
 safe on the default host 127.0.0.1 only; listening on any other address that way logs a
-warning at start, as does sending API keys in plaintext past the loopback interface.
+warning at start, as does sending API keys in plaintext past the loopback interface, and an
+API keys file or TLS private key that other local users may open (any group or other
+permission bit: they could read a key, or add one).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -17,18 +21,27 @@ from simsearch.config import ServerConfig
 from simsearch.server.auth import AuthInterceptor, KeyRing, load_keys
 from simsearch.server.tls import TlsFiles, server_credentials
 
-__all__ = ["Security", "exposure_warning", "is_loopback", "load_security", "log_exposure"]
+__all__ = [
+    "Security",
+    "exposure_warning",
+    "is_loopback",
+    "load_security",
+    "log_exposure",
+    "secret_file_warning",
+]
 
 logger = logging.getLogger("simsearch.server")
 
 
 @dataclass(frozen=True)
 class Security:
-    """API keys (None: no authentication), TLS files (None: plaintext), reflection mode."""
+    """API keys (None: no authentication), TLS files (None: plaintext), reflection mode, and
+    what is unsafe about the secret files (logged at start)."""
 
     keys: KeyRing | None = None
     tls: TlsFiles | None = None
     reflection: str = "on"
+    file_warnings: tuple[str, ...] = ()
 
     def interceptors(self) -> list[grpc.ServerInterceptor]:
         return [] if self.keys is None else [AuthInterceptor(self.keys, self.reflection)]
@@ -49,7 +62,28 @@ def load_security(config: ServerConfig) -> Security:
     if config.tls_cert is not None and config.tls_key is not None:
         tls = TlsFiles.load(config.tls_cert, config.tls_key, config.tls_client_ca)
     keys = load_keys(config.api_keys_file, config.api_keys)
-    return Security(keys=keys, tls=tls, reflection=config.reflection)
+    files = {"API keys file": config.api_keys_file, "TLS private key": config.tls_key}
+    warnings = [secret_file_warning(path, what) for what, path in files.items() if path]
+    return Security(
+        keys=keys,
+        tls=tls,
+        reflection=config.reflection,
+        file_warnings=tuple(warning for warning in warnings if warning is not None),
+    )
+
+
+def secret_file_warning(path: Path, what: str) -> str | None:
+    """What is unsafe about the mode of a file holding secrets, or None (owner-only)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None  # it was just read; a file that vanished since has no mode to judge
+    if not mode & 0o077:
+        return None
+    return (
+        f"the {what} {path} has mode {mode:04o}: other local users may read or change it "
+        f"(chmod 600 {path})"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -78,6 +112,7 @@ def exposure_warning(host: str, security: Security) -> str | None:
 
 
 def log_exposure(host: str, security: Security) -> None:
+    """Log, at start, what is unsafe: the address without protection, secret files' modes."""
     warning = exposure_warning(host, security)
-    if warning is not None:
-        logger.warning("%s", warning)
+    for line in ([] if warning is None else [warning]) + list(security.file_warnings):
+        logger.warning("%s", line)

@@ -6,14 +6,15 @@ Method names are the RPC names (N802 off for this file)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 
 import grpc
 
 from simsearch import __version__
 from simsearch.engine import Engine
-from simsearch.errors import InvalidArgumentError
 from simsearch.server import convert
 from simsearch.server.handling import rpc
+from simsearch.server.streams import Streams
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc
 from simsearch.wire import array_to_tensor
@@ -26,8 +27,11 @@ Context = grpc.ServicerContext
 class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     """Thin adapter from gRPC to the engine; no logic lives here."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, streams: Streams | None = None) -> None:
+        """``streams``: reads request streams (idle timeout, stop on shutdown); by default
+        one with the engine's ``stream_idle_timeout_s``."""
         self._engine = engine
+        self._streams = streams or Streams(engine.limits.stream_idle_timeout_s)
 
     @rpc
     def Info(self, request: pb.InfoRequest, context: Context) -> pb.InfoResponse:
@@ -123,12 +127,11 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     def UpsertStream(
         self, request_iterator: Iterator[pb.UpsertRequest], context: Context
     ) -> pb.UpsertResponse:
-        first = next(request_iterator, None)
-        if first is None:
-            raise InvalidArgumentError("the stream carried no UpsertRequest")
-        upserted, truncated = self._engine.upsert_stream(
-            first.collection, convert.upsert_chunks(first, request_iterator)
-        )
+        with closing(self._streams.read(request_iterator)) as requests:
+            first = convert.first_chunk(requests)
+            upserted, truncated = self._engine.upsert_stream(
+                first.collection, convert.upsert_chunks(first, requests)
+            )
         return pb.UpsertResponse(upserted=upserted, truncated=truncated)
 
     @rpc

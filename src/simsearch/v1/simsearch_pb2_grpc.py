@@ -47,6 +47,8 @@ class SimSearchStub:
     PERMISSION_DENIED    a read key on a write RPC.
     UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
     collection that could not be opened (see CollectionInfo.unavailable).
+    DATA_LOSS            a stored document failed its checksum (damaged on disk): it is never
+    served; the message names the collection and id; upsert it again.
     INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
@@ -150,6 +152,8 @@ class SimSearchServicer:
     PERMISSION_DENIED    a read key on a write RPC.
     UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
     collection that could not be opened (see CollectionInfo.unavailable).
+    DATA_LOSS            a stored document failed its checksum (damaged on disk): it is never
+    served; the message names the collection and id; upsert it again.
     INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
@@ -353,6 +357,8 @@ class SimSearch:
     PERMISSION_DENIED    a read key on a write RPC.
     UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
     collection that could not be opened (see CollectionInfo.unavailable).
+    DATA_LOSS            a stored document failed its checksum (damaged on disk): it is never
+    served; the message names the collection and id; upsert it again.
     INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 

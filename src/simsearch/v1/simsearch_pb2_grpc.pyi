@@ -48,6 +48,8 @@ class SimSearchStub:
       PERMISSION_DENIED    a read key on a write RPC.
       UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
                            collection that could not be opened (see CollectionInfo.unavailable).
+      DATA_LOSS            a stored document failed its checksum (damaged on disk): it is never
+                           served; the message names the collection and id; upsert it again.
       INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
@@ -108,6 +110,8 @@ class SimSearchAsyncStub(SimSearchStub):
       PERMISSION_DENIED    a read key on a write RPC.
       UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
                            collection that could not be opened (see CollectionInfo.unavailable).
+      DATA_LOSS            a stored document failed its checksum (damaged on disk): it is never
+                           served; the message names the collection and id; upsert it again.
       INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
@@ -164,6 +168,8 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
       PERMISSION_DENIED    a read key on a write RPC.
       UNAVAILABLE          the server is starting, stopping, or its storage cannot write; a
                            collection that could not be opened (see CollectionInfo.unavailable).
+      DATA_LOSS            a stored document failed its checksum (damaged on disk): it is never
+                           served; the message names the collection and id; upsert it again.
       INTERNAL             a bug in the server (logged there); never the caller's fault.
     """
 
