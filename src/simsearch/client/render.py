@@ -67,11 +67,17 @@ def server_info_text(info: ServerInfo) -> str:
             ("max length", f"{model.max_length:,} tokens"),
             ("vocabulary", f"{model.vocab_size:,} tokens"),
             ("device", model.device),
+            ("precision", model.precision),
             ("poolings", ", ".join(p.value for p in info.poolings)),
             ("max batch", f"{limits.max_batch:,}"),
             ("max k", f"{limits.max_k:,}"),
             ("max text", f"{limits.max_text_chars:,} characters"),
             ("max message", f"{limits.max_message_bytes / 2**20:,.0f} MiB"),
+            ("max rerank depth", f"{limits.max_rerank_depth:,}"),
+            ("max filter keys", f"{limits.max_filter_keys:,}"),
+            ("concurrent RPCs", f"{limits.max_concurrent_rpcs:,} (streams: half)"),
+            ("encoder queue", f"{limits.max_queue_depth:,} texts"),
+            ("stream idle", f"{limits.stream_idle_timeout_s:g} s"),
         ]
     )
 
