@@ -24,6 +24,17 @@ import numpy as np
 
 from simsearch.client import Client, Hit
 
+WORDS = "cat dog sits runs park music river city sun rain apple chair".split()  # noqa: SIM905
+
+
+def sample_documents(first: int, count: int) -> list[dict[str, Any]]:
+    """Documents d<first>.. with short texts from ``WORDS`` and metadata ``{"i": i}``."""
+    return [
+        {"id": f"d{i}", "text": f"{WORDS[i % 12]} {WORDS[(i * 7) % 12]} {i}", "metadata": {"i": i}}
+        for i in range(first, first + count)
+    ]
+
+
 BATCH = 200
 ATOL = 1e-5
 QUERIES = (

@@ -31,21 +31,13 @@ from simsearch.errors import InvalidArgumentError, UnavailableError
 from simsearch.index.snapshot import read_snapshot
 from support.stored_spec import set_stored_index
 
-from .checks import Expected, verify_collection
+from .checks import Expected, sample_documents, verify_collection
 from .servers import Server, Zygote, start_forked
 
 COLLECTIONS = {"docs": "flat", "ann": "HNSW32"}
 UNUSABLE = re.compile(r"snapshot \S+ is unusable \((.*?)\); rebuilding")
 PAGE = 4096
 REMOVED = [f"d{i}" for i in range(0, 30, 3)]
-
-
-def _documents(first: int, count: int) -> list[dict[str, Any]]:
-    words = "cat dog sits runs park music river city sun rain apple chair".split()  # noqa: SIM905
-    return [
-        {"id": f"d{i}", "text": f"{words[i % 12]} {words[(i * 7) % 12]} {i}", "metadata": {"i": i}}
-        for i in range(first, first + count)
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +53,8 @@ def pristine(
     data, log, old = root / "data", root / "server.log", root / "old"
     expected = {name: Expected(name, exact=index == "flat") for name, index in COLLECTIONS.items()}
     rounds = {
-        "docs": (_documents(0, 60), _documents(40, 50), REMOVED),
-        "ann": (_documents(0, 60), _documents(60, 30), []),
+        "docs": (sample_documents(0, 60), sample_documents(40, 50), REMOVED),
+        "ann": (sample_documents(0, 60), sample_documents(60, 30), []),
     }
     for step in range(2):
         server = start_forked(zygote, tiny_model_dir, data, log).wait_ready()
@@ -238,7 +230,7 @@ def _check_unavailable(
         calls: list[Callable[[], object]] = [
             lambda: client.search(name, "cat", k=3),
             lambda: client.get(name, ["d1"]),
-            lambda: client.upsert(name, _documents(500, 1)),
+            lambda: client.upsert(name, sample_documents(500, 1)),
             lambda: client.delete(name, ["d1"]),
         ]
         for call in calls:
@@ -297,10 +289,10 @@ def test_lost_wal_tail_leaves_the_collection_unavailable_until_repaired(
     with Client(server.address) as client:
         client.create_collection("docs")
         client.create_collection("other")
-        client.upsert("other", _documents(0, 10))
-        other.docs.update({d["id"]: (d["text"], d["metadata"]) for d in _documents(0, 10)})
+        client.upsert("other", sample_documents(0, 10))
+        other.docs.update({d["id"]: (d["text"], d["metadata"]) for d in sample_documents(0, 10)})
         for i in range(0, 60, 3):
-            client.upsert("docs", _documents(i, 3))
+            client.upsert("docs", sample_documents(i, 3))
     server.kill()
     wal = data / "docs" / "store.sqlite3-wal"
     assert wal.stat().st_size > 0 and read_snapshot(data / "docs" / "index.faiss").last_change > 8

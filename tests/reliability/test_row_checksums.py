@@ -21,19 +21,12 @@ import pytest
 from simsearch.client import Client
 from simsearch.errors import DataLossError
 
+from .checks import sample_documents
 from .conftest import StartServer
 from .servers import Zygote, start_forked
 
-WORDS = "cat dog sits runs park music river city sun rain apple chair".split()  # noqa: SIM905
 DAMAGED = "d5"  # its text is "music chair 5", its metadata {"i":5}
 DETECTED = r"collection 'docs': document 'd5' is damaged in the store"
-
-
-def _documents(first: int, count: int) -> list[dict[str, Any]]:
-    return [
-        {"id": f"d{i}", "text": f"{WORDS[i % 12]} {WORDS[(i * 7) % 12]} {i}", "metadata": {"i": i}}
-        for i in range(first, first + count)
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def pristine(
     server = start_forked(zygote, tiny_model_dir, root / "data", root / "server.log").wait_ready()
     with Client(server.address) as client:
         client.create_collection("docs", index="flat")
-        client.upsert("docs", _documents(0, 40))
+        client.upsert("docs", sample_documents(0, 40))
     assert server.stop() == 0
     return root / "data"
 
@@ -88,7 +81,7 @@ def test_a_damaged_row_is_reported_and_never_served(
 ) -> None:
     DAMAGE[damage](data_dir / "docs" / "store.sqlite3")
     server = start_server(data_dir)  # quick_check passes: the pages are sound
-    expected = {doc["id"]: doc for doc in _documents(0, 40)}
+    expected = {doc["id"]: doc for doc in sample_documents(0, 40)}
     with Client(server.address) as client:
         with pytest.raises(DataLossError, match=DETECTED) as caught:
             client.get("docs", [DAMAGED])
@@ -106,7 +99,7 @@ def test_a_damaged_row_is_reported_and_never_served(
         hits = client.search("docs", "music chair", k=5, filter={"i": 17})[0]
         assert [hit.id for hit in hits] == ["d17"]
 
-        client.upsert("docs", _documents(5, 1))  # writing the document again replaces the row
+        client.upsert("docs", sample_documents(5, 1))  # writing the document again replaces the row
         assert client.get("docs", [DAMAGED])[0].text == expected[DAMAGED]["text"]
         assert len(client.search("docs", "music chair 5", k=40)[0]) == 40
     log = server.log()

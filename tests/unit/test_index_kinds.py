@@ -23,6 +23,13 @@ from simsearch.types import Document, SearchParams
 from support.stored_spec import set_stored_index
 from unit.index_fixtures import DIMENSION, spec, unit_vectors
 
+
+def _run_child(code: str, *args: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter: a FAISS crash there fails the test, not pytest."""
+    command = [sys.executable, "-c", code, *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
 REFUSED = [
     ("HNSW0", "out of range"),  # SIGABRT: Faiss assertion 'i < end' failed (HNSW.cpp)
     ("HNSW1", "M \\(links per vector\\) in 2..256"),  # SIGSEGV at the first add
@@ -127,12 +134,7 @@ def test_a_stored_kind_faiss_cannot_run_is_refused_at_open(tmp_path: Path, index
         collection.upsert([Document(f"d{i}", "text") for i in range(300)], unit_vectors(300, 1))
     catalog.close()
     set_stored_index(tmp_path / "bad", index)
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_child(CHILD, tmp_path)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     lines = result.stdout.splitlines()
     assert lines[0].startswith("unavailable: collection 'bad' is unavailable: "), lines
@@ -160,12 +162,7 @@ print(collection.search(vectors[:1], 1)[0][0].id)
 def test_opq_waits_for_as_many_vectors_as_its_output_dimension(tmp_path: Path) -> None:
     """FAISS's OPQ trained on fewer vectors than it outputs dimensions crashed the process
     (SIGSEGV; ``OPQ8,HNSW32`` at dimension 384 trains once 256 documents are stored)."""
-    result = subprocess.run(
-        [sys.executable, "-c", OPQ_CHILD, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_child(OPQ_CHILD, tmp_path)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert result.stdout.splitlines() == ["staging 384", "d0"]
     assert IndexKind.parse("OPQ8,HNSW32", 384).train_size == 384
@@ -185,9 +182,7 @@ for text in ("HNSW32," + "x" * 20_000, "\\u7d22" * 9_000):
 def test_a_very_long_index_string_is_refused_before_faiss_parses_it() -> None:
     """FAISS's factory parser crashed the process (SIGSEGV) on strings of about 15,000 bytes,
     so one CreateCollection took the server down; run in a child so a crash fails the test."""
-    result = subprocess.run(
-        [sys.executable, "-c", LONG_CHILD], capture_output=True, text=True, timeout=120
-    )
+    result = _run_child(LONG_CHILD)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     lengths_and_reasons = [line.split() for line in result.stdout.splitlines()]
     assert [reason for _, reason in lengths_and_reasons] == ["True", "True"]
