@@ -48,7 +48,9 @@ class ServerConfig:
     max_length: int = 0  # 0: the model's own limit
     batch_size: int = 32
     dtype: str = "auto"  # float32 | bfloat16 | auto (bfloat16 where the CPU runs it natively)
-    int8: bool = False  # dynamic int8 quantization of the linear layers (CPU only)
+    int8: bool = False  # dynamic int8 quantization of the linear layers (torch, CPU only)
+    engine: str = "auto"  # torch | openvino | auto (openvino on a CPU where it is installed)
+    int8_calibration: Path | None = None  # texts to calibrate static int8 on (openvino)
     threads: int = 0  # intra-op threads of the model; 0: torch's default
     batch_tokens: int = 8192  # token budget (rows x padded length) of one forward pass
     batch_wait_ms: float = 2.0  # how long the batcher waits to fill a batch
@@ -104,7 +106,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_length", int, "maximum tokens per input; 0 uses the model's limit"),
     Setting("batch_size", int, "most texts per forward pass"),
     Setting("dtype", str, "model precision: float32, bfloat16, or auto (bfloat16 if native)"),
-    Setting("int8", _bool, "dynamic int8 quantization of the model's linear layers (CPU)"),
+    Setting("int8", _bool, "dynamic int8 quantization of the model's linear layers (torch)"),
+    Setting("engine", str, "inference engine: torch, openvino, or auto (openvino on a CPU)"),
+    Setting(
+        "int8_calibration",
+        Path,
+        "text or JSONL file of your documents; calibrates static int8 (openvino engine)",
+    ),
     Setting("threads", int, "intra-op threads for the model; 0 keeps torch's default"),
     Setting("batch_tokens", int, "token budget of one forward pass (rows x padded length)"),
     Setting("batch_wait_ms", float, "milliseconds the batcher waits to fill a batch"),
@@ -210,6 +218,8 @@ def _validate(config: ServerConfig) -> None:
         raise ValueError(f"port must be in 0..65535, got {config.port}")
     if config.dtype not in {"auto", "float32", "bfloat16"}:
         raise ValueError(f"dtype must be auto, float32 or bfloat16, got {config.dtype!r}")
+    if config.engine not in {"auto", "torch", "openvino"}:
+        raise ValueError(f"engine must be auto, torch or openvino, got {config.engine!r}")
     if config.threads < 0:
         raise ValueError(f"threads must be >= 0, got {config.threads}")
     if not config.limits.stream_idle_timeout_s > 0:

@@ -232,8 +232,9 @@ class ModelInfo:
     max_length: int
     vocab_size: int
     device: str = "cpu"
-    precision: str = "float32"  # float32, bfloat16 or int8
+    precision: str = "float32"  # float32, bfloat16, int8 (torch dynamic) or int8-static
     threads: int = 0  # intra-op threads; 0: not reported
+    engine: str = "torch"  # the inference engine: torch or openvino
     # Poolings this model supports: POOLER needs a pooler layer in the checkpoint.
     poolings: tuple[Pooling, ...] = (Pooling.POOLER, Pooling.CLS, Pooling.MEAN)
 

@@ -290,6 +290,7 @@ def model_info(message: pb.ModelInfo) -> ModelInfo:
         device=message.device,
         precision=message.precision or "float32",
         threads=message.threads,
+        engine=message.engine or "torch",
     )
 
 

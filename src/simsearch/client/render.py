@@ -67,6 +67,7 @@ def server_info_text(info: ServerInfo) -> str:
             ("max length", f"{model.max_length:,} tokens"),
             ("vocabulary", f"{model.vocab_size:,} tokens"),
             ("device", model.device),
+            ("engine", model.engine),
             ("precision", model.precision),
             ("poolings", ", ".join(p.value for p in info.poolings)),
             ("max batch", f"{limits.max_batch:,}"),

@@ -243,6 +243,7 @@ def model_to_wire(model: ModelInfo) -> pb.ModelInfo:
         device=model.device,
         precision=model.precision,
         threads=model.threads,
+        engine=model.engine,
     )
 
 

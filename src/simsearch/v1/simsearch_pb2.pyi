@@ -192,6 +192,7 @@ class ModelInfo(_message.Message):
     DEVICE_FIELD_NUMBER: _builtins.int
     PRECISION_FIELD_NUMBER: _builtins.int
     THREADS_FIELD_NUMBER: _builtins.int
+    ENGINE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """e.g. "all-MiniLM-L6-v2", or the path / hub id given at start"""
     fingerprint: _builtins.str
@@ -204,9 +205,11 @@ class ModelInfo(_message.Message):
     device: _builtins.str
     """torch device, e.g. "cpu" """
     precision: _builtins.str
-    """"float32", "bfloat16" or "int8" (dynamic quantization)"""
+    """"float32", "bfloat16", "int8" (torch dynamic) or "int8-static" (calibrated)"""
     threads: _builtins.int
     """intra-op threads of the model"""
+    engine: _builtins.str
+    """inference engine: "torch" or "openvino" """
     def __init__(
         self,
         *,
@@ -218,10 +221,11 @@ class ModelInfo(_message.Message):
         device: _builtins.str = ...,
         precision: _builtins.str = ...,
         threads: _builtins.int = ...,
+        engine: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "engine", b"engine", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
