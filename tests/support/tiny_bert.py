@@ -75,3 +75,18 @@ def build_tiny_bert(path: Path) -> Path:
         raise RuntimeError(f"tiny tokenizer not built as expected: {tokenizer!r}")
     tokenizer.save_pretrained(path)
     return path
+
+
+def change_tiny_bert_weights(path: Path) -> Path:
+    """Rewrite the model in ``path`` with one weight changed (the tokenizer stays): a new
+    checkpoint, so a new fingerprint, at the same place. Returns ``path``."""
+    import torch
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(str(path), local_files_only=True)
+    weight = model.encoder.layer[0].intermediate.dense.weight
+    noise = torch.randn(weight.shape, generator=torch.Generator().manual_seed(SEED))
+    with torch.no_grad():
+        weight += 0.5 * noise
+    model.save_pretrained(path)
+    return path

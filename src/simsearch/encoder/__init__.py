@@ -1,4 +1,4 @@
-"""Text to vectors with torch and transformers: the only package that imports them.
+"""Text to vectors with torch, transformers and OpenVINO: the only package that imports them.
 
 ``load_encoder(model)`` loads "default" (the bundled all-MiniLM-L6-v2), a local model
 directory or a hub id (downloads off unless ``allow_download``) and returns a
@@ -9,8 +9,12 @@ Modules, one job each: ``loading`` (find and load model and tokenizer, size the 
 threads), ``memory`` (resident memory flat whatever the input shapes), ``tokenization``
 (measure, check and truncate), ``batching`` (length-sorted, padded batches at the least cost),
 ``jobs`` (one caller's request and its result buffer), ``scheduler`` (the cross-request batcher
-and its worker thread), ``runner`` (the forward pass), ``pooling`` (pure torch pooling),
-``bert`` (the encoder). See ``docs/encoder.md``.
+and its worker thread), ``runner`` (the engine seam and the torch forward pass), ``engines``
+(choose and set up torch or OpenVINO), ``openvino_convert`` (checkpoint to OpenVINO, static
+int8), ``model_cache`` (the verified on-disk cache of converted models), ``calibration`` (the
+texts static int8 is calibrated on), ``openvino_runner`` (the OpenVINO forward pass),
+``pooling`` (pure torch pooling), ``bert`` (the encoder). See ``docs/encoder.md`` and
+``docs/engines.md``.
 """
 
 from simsearch.encoder.bert import BertEncoder, load_encoder

@@ -7,25 +7,26 @@ unless truncation is asked for), show the tokens to the caller's ``admit`` when 
 :class:`BatchScheduler`, whose one worker thread batches it with other callers' jobs, runs the
 model and pools; rows come back in input order.
 
-Precision (float32, bfloat16, int8) changes how the model computes, not which model it is:
-the fingerprint is always the hash of the float32 weights as loaded, so collections built at
-one of float32 and bfloat16 open under the other (their vectors agree to a cosine of 0.9999).
-int8 moves vectors much more (cosine down to ~0.75 on some inputs), so it has a fingerprint of
-its own and a collection built in float32 is refused under int8, and vice versa.
+The engine (torch or OpenVINO, ``encoder.engines``) and the precision (float32, bfloat16)
+change how the model computes, not which model it is: the fingerprint is the hash of the
+float32 weights as loaded, so collections built under one of them open under the others
+(their vectors agree to a cosine of 0.9999). int8 moves vectors much more (torch dynamic int8:
+cosine down to ~0.75 on some inputs), so each int8 variant has a fingerprint of its own and a
+collection built in float32 is refused under int8, and vice versa.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from simsearch.callers import caller_gone
-from simsearch.encoder.fingerprint import FINGERPRINT_CHARS, model_fingerprint
+from simsearch.encoder.engines import EngineOptions, start_engine
+from simsearch.encoder.fingerprint import model_fingerprint
 from simsearch.encoder.jobs import Job
 from simsearch.encoder.loading import (
     load_pretrained,
@@ -33,8 +34,6 @@ from simsearch.encoder.loading import (
     resolve_max_length,
     resolve_model,
 )
-from simsearch.encoder.precision import Precision, apply_precision, set_threads
-from simsearch.encoder.runner import ModelRunner
 from simsearch.encoder.scheduler import BatchObserver, BatchScheduler, SchedulerSettings
 from simsearch.encoder.tokenization import Tokenized, tokenize
 from simsearch.errors import InvalidArgumentError
@@ -68,10 +67,17 @@ def load_encoder(
     max_queue_depth: int = 4096,
     allow_download: bool = False,
     on_batch: BatchObserver | None = None,
+    engine: str = "torch",
+    cache_dir: Path | None = None,
+    int8_calibration: Path | None = None,
 ) -> BertEncoder:
     """Load ``model`` ("default", a local directory or a hub id) and wrap it.
 
     ``dtype`` is float32 here (exact) unless asked; the server passes its own default, "auto".
+    ``engine``: torch (here by default), openvino or auto (openvino on a CPU where it is
+    installed; the server's default). ``cache_dir``: where the openvino engine keeps converted
+    models (None: convert in memory on every load). ``int8_calibration``: a text or JSONL file
+    of texts to calibrate the openvino engine's static int8 on (None: no int8).
     ``on_batch(rows, tokens)``: told after each forward pass (see ``BertEncoder``).
     Raises ``ModelLoadError`` (an ``OSError``) saying what was tried when it cannot be loaded.
     """
@@ -85,6 +91,9 @@ def load_encoder(
         dtype=dtype,
         int8=int8,
         threads=threads,
+        engine=engine,
+        cache_dir=cache_dir,
+        int8_calibration=int8_calibration,
         batching=SchedulerSettings(
             batch_size=batch_size,
             batch_tokens=batch_tokens,
@@ -99,8 +108,10 @@ class BertEncoder:
     """Texts (or text pairs, as segments A and B) to vectors. Thread-safe.
 
     ``tokenizer`` must be a fast (Rust) tokenizer; ``model`` a float32 transformers base model
-    such as ``BertModel`` (converted in place to ``dtype`` / int8). ``max_length`` 0 uses the
-    model's own limit. ``threads`` > 0 sets torch's intra-op threads (process-wide).
+    such as ``BertModel`` (on the torch engine converted in place to ``dtype`` / int8; on the
+    openvino engine converted to an OpenVINO model, see ``load_encoder`` for ``engine``,
+    ``cache_dir`` and ``int8_calibration``). ``max_length`` 0 uses the model's own limit.
+    ``threads`` > 0 sets the engine's inference threads (torch's process-wide).
     ``on_batch(rows, tokens)``, when given, is called by the batching thread after each forward
     pass with its texts and their real (non-padding) tokens: how the server's metrics see the
     model without the encoder knowing of them.
@@ -118,6 +129,9 @@ class BertEncoder:
         dtype: str = "float32",
         int8: bool = False,
         threads: int = 0,
+        engine: str = "torch",
+        cache_dir: Path | None = None,
+        int8_calibration: Path | None = None,
         batching: SchedulerSettings | None = None,
         on_batch: BatchObserver | None = None,
     ) -> None:
@@ -127,25 +141,32 @@ class BertEncoder:
         torch_device = resolve_device(device)
         fingerprint = model_fingerprint(model.state_dict(), tokenizer.get_vocab())
         model.eval()
-        model.to(torch_device)
-        precision = apply_precision(model, torch_device, dtype=dtype, int8=int8)
-        runner = ModelRunner(model, torch_device, precision.autocast)
-        self._has_pooler = runner.has_pooler
+        max_length = resolve_max_length(max_length, tokenizer, model.config)
+        options = EngineOptions(engine, dtype, int8, threads, cache_dir, int8_calibration)
+        setup = start_engine(
+            model,
+            tokenizer,
+            torch_device,
+            fingerprint=fingerprint,
+            max_length=max_length,
+            options=options,
+        )
+        self._has_pooler = setup.runner.has_pooler
         self._tokenizer = tokenizer
-        self._tokenizer_lock = threading.Lock()
         self._info = ModelInfo(
             name=name,
-            fingerprint=_precision_fingerprint(fingerprint, precision),
+            fingerprint=setup.fingerprint,
             hidden_size=int(model.config.hidden_size),
-            max_length=resolve_max_length(max_length, tokenizer, model.config),
+            max_length=max_length,
             vocab_size=len(tokenizer),
             device=str(torch_device),
-            precision=precision.name,
-            threads=set_threads(threads),
+            precision=setup.precision,
+            threads=setup.threads,
             poolings=tuple(p for p in Pooling if p is not Pooling.POOLER or self._has_pooler),
+            engine=setup.engine,
         )
         self._scheduler = BatchScheduler(
-            runner,
+            setup.runner,
             hidden_size=self._info.hidden_size,
             pad_id=int(tokenizer.pad_token_id or 0),
             settings=batching,
@@ -156,12 +177,15 @@ class BertEncoder:
 
     def __repr__(self) -> str:
         info = self._info
-        return f"BertEncoder(name={info.name!r}, device={info.device!r}, {info.precision})"
+        return (
+            f"BertEncoder(name={info.name!r}, device={info.device!r}, {info.engine}, "
+            f"{info.precision})"
+        )
 
     @property
     def info(self) -> ModelInfo:
         """Name, fingerprint, hidden size, maximum tokens per input, vocabulary size, device,
-        precision (float32, bfloat16 or int8) and intra-op threads."""
+        precision (float32, bfloat16, int8 or int8-static), inference threads and engine."""
         return self._info
 
     @property
@@ -256,10 +280,10 @@ class BertEncoder:
         return pooling
 
     def _tokenize(self, inputs: Sequence[TextInput], truncate: bool) -> list[Tokenized]:
-        with self._tokenizer_lock:
-            return tokenize(
-                self._tokenizer, inputs, max_length=self._info.max_length, truncate=truncate
-            )
+        # No lock: ``tokenize`` never changes the tokenizer, so concurrent callers are safe.
+        return tokenize(
+            self._tokenizer, inputs, max_length=self._info.max_length, truncate=truncate
+        )
 
     def _tokenize_admitted(
         self, inputs: Sequence[TextInput], truncate: bool, admit: Admit | None
@@ -297,11 +321,3 @@ def _token_embeddings(
 
 def _truncated(items: Sequence[Tokenized]) -> tuple[int, ...]:
     return tuple(i for i, item in enumerate(items) if item.truncated)
-
-
-def _precision_fingerprint(fingerprint: str, precision: Precision) -> str:
-    """float32 and bfloat16 share the weights' fingerprint; int8 gets its own (see top)."""
-    if precision.name != "int8":
-        return fingerprint
-    digest = hashlib.sha256(f"{fingerprint}\0int8-dynamic".encode())
-    return digest.hexdigest()[:FINGERPRINT_CHARS]

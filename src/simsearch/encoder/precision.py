@@ -28,7 +28,14 @@ import torch
 from simsearch.encoder.loading import ModelLoadError
 from simsearch.encoder.memory import bound_kernel_caches
 
-__all__ = ["DTYPES", "Precision", "apply_precision", "native_bf16", "set_threads"]
+__all__ = [
+    "DTYPES",
+    "Precision",
+    "apply_precision",
+    "choose_bf16",
+    "native_bf16",
+    "set_threads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -84,23 +91,33 @@ def apply_precision(model: Any, device: torch.device, *, dtype: str, int8: bool)
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if int8:
         return _quantize_int8(model, device, dtype)
-    if dtype == "float32":
-        logger.info("model precision: float32 (as asked)")
+    if not choose_bf16(device, dtype):
         return Precision("float32", None)
-    native, why = native_bf16(device)
-    if not native:
-        log = logger.warning if dtype == "bfloat16" else logger.info
-        log("model precision: float32, not bfloat16: %s", why)
-        return Precision("float32", None)
-    logger.info(
-        "model precision: bfloat16 (%s): %s", "as asked" if dtype != "auto" else "auto", why
-    )
     if device.type == "cpu":
         bound_kernel_caches()
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.to(torch.bfloat16)
     return Precision("bfloat16", torch.bfloat16)
+
+
+def choose_bf16(device: torch.device, dtype: str) -> bool:
+    """Whether to compute in bfloat16 on ``device`` for ``dtype`` (auto, float32 or bfloat16);
+    logs the choice and why. bfloat16 only where the hardware runs it natively."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "float32":
+        logger.info("model precision: float32 (as asked)")
+        return False
+    native, why = native_bf16(device)
+    if not native:
+        log = logger.warning if dtype == "bfloat16" else logger.info
+        log("model precision: float32, not bfloat16: %s", why)
+        return False
+    logger.info(
+        "model precision: bfloat16 (%s): %s", "as asked" if dtype != "auto" else "auto", why
+    )
+    return True
 
 
 def _quantize_int8(model: Any, device: torch.device, dtype: str) -> Precision:

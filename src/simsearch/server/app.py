@@ -118,6 +118,9 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
         max_queue_depth=config.limits.max_queue_depth,
         allow_download=config.allow_download,
         on_batch=None if metrics is None else metrics.observe_batch,
+        engine=config.engine,
+        cache_dir=config.data_dir / ".models",  # never a collection name (no leading dot)
+        int8_calibration=config.int8_calibration,
     )
     if metrics is not None and isinstance(encoder, _QueueDepth):
         metrics.watch_queue_depth(lambda: encoder.queued)
