@@ -3,15 +3,25 @@
 Every input is first tokenized in full. An input longer than the limit is an error naming its
 index and token count, unless the caller asked for truncation: then it alone is tokenized
 again, cut to the limit (``longest_first`` for pairs), and marked ``truncated``.
+
+A fast (Rust) tokenizer is called directly, through private copies of its backend: one that
+never truncates and one per length it cuts to. They are set up once and never changed, so
+calls need no lock and skip the per-call settings and conversions of ``transformers``' own
+``__call__`` (about a third of what tokenizing one short text costs). Their output is the same
+as that call's: same settings, same backend.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tokenizers import Encoding
+from tokenizers import Tokenizer as Backend
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import BoolArray, IntArray, TextInput
@@ -99,6 +109,88 @@ def _tokenize_group(
     tokenizer: Any, first: list[str], second: list[str] | None, max_length: int | None
 ) -> list[Tokenized]:
     """One tokenizer call: segment A texts, with segment B texts for pairs."""
+    backends = _backends(tokenizer)
+    if backends is None:
+        return _tokenize_group_slow(tokenizer, first, second, max_length)
+    backend = backends.full if max_length is None else backends.cut(max_length)
+    texts: list[Any] = first if second is None else list(zip(first, second, strict=True))
+    encoded = backend.encode_batch(texts, add_special_tokens=True)
+    return [_from_encoding(encoding, max_length is not None) for encoding in encoded]
+
+
+def _from_encoding(encoding: Encoding, truncated: bool) -> Tokenized:
+    return Tokenized(
+        input_ids=np.array(encoding.ids, dtype=np.int64),
+        token_type_ids=np.array(encoding.type_ids, dtype=np.int64),
+        offsets=np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2),
+        special_mask=np.array(encoding.special_tokens_mask, dtype=np.bool_),
+        truncated=truncated,
+    )
+
+
+@dataclass
+class _Backends:
+    """Private copies of one tokenizer's backend: ``full`` never truncates; ``cut(n)`` cuts
+    to n tokens as ``transformers`` does (``longest_first``, the tokenizer's side)."""
+
+    source: Backend
+    side: str
+    split_special_tokens: bool
+    full: Backend = field(init=False)
+    _cut: dict[int, Backend] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.full = self._copy()
+
+    def cut(self, max_length: int) -> Backend:
+        with self._lock:  # made once per length; reading a made one is safe without it
+            backend = self._cut.get(max_length)
+            if backend is None:
+                backend = self._copy()
+                backend.enable_truncation(
+                    max_length, stride=0, strategy="longest_first", direction=self.side
+                )
+                self._cut[max_length] = backend
+            return backend
+
+    def _copy(self) -> Backend:
+        backend = Backend.from_str(self.source.to_str())
+        backend.no_truncation()
+        backend.no_padding()
+        backend.encode_special_tokens = self.split_special_tokens
+        return backend
+
+
+_BACKENDS: weakref.WeakKeyDictionary[Any, _Backends] = weakref.WeakKeyDictionary()
+_BACKENDS_LOCK = threading.Lock()
+
+
+def _backends(tokenizer: Any) -> _Backends | None:
+    """The backend copies of a fast tokenizer (made at its first call); None for others."""
+    try:
+        return _BACKENDS[tokenizer]
+    except KeyError:
+        pass
+    except TypeError:  # neither hashable nor weakly referable: no place to keep copies
+        return None
+    source = getattr(tokenizer, "backend_tokenizer", None)
+    if not isinstance(source, Backend):
+        return None
+    with _BACKENDS_LOCK:
+        if tokenizer not in _BACKENDS:
+            _BACKENDS[tokenizer] = _Backends(
+                source,
+                side=str(getattr(tokenizer, "truncation_side", "right")),
+                split_special_tokens=bool(getattr(tokenizer, "split_special_tokens", False)),
+            )
+        return _BACKENDS[tokenizer]
+
+
+def _tokenize_group_slow(
+    tokenizer: Any, first: list[str], second: list[str] | None, max_length: int | None
+) -> list[Tokenized]:
+    """Through the tokenizer's ``__call__``: for tokenizers without a Rust backend."""
     cut: dict[str, Any] = {"truncation": False}
     if max_length is not None:
         cut = {"truncation": "longest_first", "max_length": max_length}

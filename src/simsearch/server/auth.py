@@ -150,6 +150,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def __init__(self, keys: KeyRing, reflection: str) -> None:
         self._keys = keys
         self._reflection = reflection
+        # Refusal handlers, made once per (handler, code, message): a bounded set (messages
+        # name a method and a role at most), so interceptors outside this one can reuse
+        # their wrappers of them (``intercept.WrappedHandlers``).
+        self._refusals: dict[tuple[Any, grpc.StatusCode, str], Any] = {}
 
     def intercept_service(
         self,
@@ -164,7 +168,13 @@ class AuthInterceptor(grpc.ServerInterceptor):
         refusal = self._refusal(handler_call_details.invocation_metadata, needed, method)
         if refusal is None:
             return handler
-        return abort_handler(handler, *refusal, method=method_name(method))
+        key = (handler, *refusal)
+        refuse = self._refusals.get(key)
+        if refuse is None:
+            refuse = abort_handler(handler, *refusal, method=method_name(method))
+            if len(self._refusals) < _MAX_REFUSAL_HANDLERS:
+                self._refusals[key] = refuse
+        return refuse
 
     def _refusal(
         self, metadata: Any, needed: Role, method: str
@@ -186,6 +196,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
 
 _ROLE_NAMES = {role.name.lower(): role for role in Role}
+_MAX_REFUSAL_HANDLERS = 1024
 _MISSING = "no API key: send the metadata 'authorization: Bearer <key>'"
 
 

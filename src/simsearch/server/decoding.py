@@ -14,12 +14,15 @@ the handler they wrap (``intercept.replace_behavior``), so they keep this one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.server.intercept import SERVICE_PREFIX, Behavior, replace_behavior
+from simsearch.server.intercept import SERVICE_PREFIX, Behavior, WrappedHandlers, replace_behavior
+
+if TYPE_CHECKING:
+    from simsearch.server.intercept import Handler
 from simsearch.wire import code_for
 
 __all__ = ["DecodeRequests", "Undecodable"]
@@ -37,6 +40,9 @@ class Undecodable:
 class DecodeRequests(grpc.ServerInterceptor):
     """Turns request decoding failures of SimSearch methods into INVALID_ARGUMENT."""
 
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlers(_tolerant_handler)
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
@@ -49,8 +55,13 @@ class DecodeRequests(grpc.ServerInterceptor):
             or not handler_call_details.method.startswith(SERVICE_PREFIX)
         ):
             return handler
-        wrap = _stream if handler.request_streaming else _unary
-        return replace_behavior(handler, wrap, _tolerant(handler.request_deserializer))
+        return self._handlers.get(handler_call_details.method, handler)
+
+
+def _tolerant_handler(method: str, handler: Handler) -> Handler:
+    assert handler.request_deserializer is not None
+    wrap = _stream if handler.request_streaming else _unary
+    return replace_behavior(handler, wrap, _tolerant(handler.request_deserializer))
 
 
 def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:

@@ -3,6 +3,10 @@
 grpc runs ``intercept_service`` on its polling thread, before the call reaches a worker; what
 an interceptor wants to do *during* the call (hold a slot, time it, refuse it) goes into a
 replacement behaviour, built here for whichever of the four handler kinds grpc found.
+
+grpc asks every interceptor for every call, on its one polling thread (which serves every
+call), and gets the same handler from the service each time; ``WrappedHandlers`` makes each
+wrapped handler once instead of once per call.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-__all__ = ["SERVICE_PREFIX", "Behavior", "abort_handler", "method_name", "replace_behavior"]
+__all__ = [
+    "SERVICE_PREFIX",
+    "Behavior",
+    "WrappedHandlers",
+    "abort_handler",
+    "method_name",
+    "replace_behavior",
+]
 
 logger = logging.getLogger("simsearch.server")
 
@@ -23,6 +34,29 @@ SERVICE_PREFIX = "/simsearch.v1.SimSearch/"
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 if TYPE_CHECKING:  # the handler class is generic in grpc's stubs only
     Handler = grpc.RpcMethodHandler[Any, Any]
+
+
+class WrappedHandlers:
+    """``wrap(method, handler)`` made once per (method, handler), then reused.
+
+    At most ``limit`` are kept (handlers made per call, such as refusals, must not grow it
+    without bound); past that, wrappers are made per call again. A race makes one twice, which
+    is harmless: both behave alike.
+    """
+
+    def __init__(self, wrap: Callable[[str, Handler], Handler], limit: int = 1024) -> None:
+        self._wrap = wrap
+        self._limit = limit
+        self._made: dict[tuple[str, Handler], Handler] = {}
+
+    def get(self, method: str, handler: Handler) -> Handler:
+        key = (method, handler)
+        wrapped = self._made.get(key)
+        if wrapped is None:
+            wrapped = self._wrap(method, handler)
+            if len(self._made) < self._limit:
+                self._made[key] = wrapped
+        return wrapped
 
 
 def method_name(full_method: str) -> str:

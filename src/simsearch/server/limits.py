@@ -21,13 +21,15 @@ so that no call ever waits for a thread: past it grpc refuses with RESOURCE_EXHA
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from simsearch.server.intercept import SERVICE_PREFIX, Behavior, replace_behavior
+from simsearch.server.intercept import SERVICE_PREFIX, Behavior, WrappedHandlers, replace_behavior
+
+if TYPE_CHECKING:
+    from simsearch.server.intercept import Handler
 
 __all__ = ["ConcurrencyLimit", "pool_size", "stream_slots"]
 
@@ -42,19 +44,13 @@ def stream_slots(max_concurrent_rpcs: int) -> int:
     return max(1, max_concurrent_rpcs // 2)
 
 
-@contextmanager
-def _holding(
-    slots: threading.BoundedSemaphore, context: grpc.ServicerContext, busy: str
-) -> Iterator[None]:
-    """Hold one of ``slots`` for the call; none free: RESOURCE_EXHAUSTED with ``busy``."""
+def _take(slots: threading.BoundedSemaphore, context: grpc.ServicerContext, busy: str) -> None:
+    """Take one of ``slots`` for the call (the caller releases it); none free:
+    RESOURCE_EXHAUSTED with ``busy``."""
     if not slots.acquire(blocking=False):
         context.abort(
             grpc.StatusCode.RESOURCE_EXHAUSTED, f"server busy: {busy}; retry with backoff"
         )
-    try:
-        yield
-    finally:
-        slots.release()
 
 
 class ConcurrencyLimit(grpc.ServerInterceptor):
@@ -70,6 +66,7 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
             f"{self.stream_limit} request streams in progress, the most allowed (half of "
             "max_concurrent_rpcs: the other slots are kept for other calls)"
         )
+        self._handlers = WrappedHandlers(self._wrap)
 
     def intercept_service(
         self,
@@ -79,25 +76,37 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler.response_streaming:  # every SimSearch RPC answers once
             return handler
-        if not handler_call_details.method.startswith(SERVICE_PREFIX):
+        method = handler_call_details.method
+        if not method.startswith(SERVICE_PREFIX):
             return handler
+        return self._handlers.get(method, handler)
+
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         if handler.request_streaming:
             return replace_behavior(handler, self._limited_stream)
         return replace_behavior(handler, self._limited)
 
+    # try/finally rather than context managers: this runs for every call, and it adds up.
     def _limited(self, behavior: Behavior) -> Behavior:
         def limited(request: Any, context: grpc.ServicerContext) -> Any:
-            with _holding(self._slots, context, self._calls_busy):
+            _take(self._slots, context, self._calls_busy)
+            try:
                 return behavior(request, context)
+            finally:
+                self._slots.release()
 
         return limited
 
     def _limited_stream(self, behavior: Behavior) -> Behavior:
         def limited(requests: Any, context: grpc.ServicerContext) -> Any:
-            with (
-                _holding(self._stream_slots, context, self._streams_busy),
-                _holding(self._slots, context, self._calls_busy),
-            ):
-                return behavior(requests, context)
+            _take(self._stream_slots, context, self._streams_busy)
+            try:
+                _take(self._slots, context, self._calls_busy)
+                try:
+                    return behavior(requests, context)
+                finally:
+                    self._slots.release()
+            finally:
+                self._stream_slots.release()
 
         return limited

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -37,8 +37,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from simsearch.server.intercept import SERVICE_PREFIX, Behavior, method_name, replace_behavior
+from simsearch.server.intercept import (
+    SERVICE_PREFIX,
+    Behavior,
+    WrappedHandlers,
+    method_name,
+    replace_behavior,
+)
 from simsearch.server.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from simsearch.server.intercept import Handler
 
 __all__ = ["Metrics", "MetricsEndpoint", "MetricsInterceptor", "start_endpoint"]
 
@@ -79,6 +88,9 @@ class Metrics:
         self.queue_depth = Gauge(
             "simsearch_encoder_queue_depth", "Texts waiting for the encoder", registry=registry
         )
+        # (method, code) -> its request counter and latency histogram: labels() looks them
+        # up under a lock on every call otherwise.
+        self._children: dict[tuple[str, grpc.StatusCode], tuple[Any, Any]] = {}
 
     def observe_batch(self, rows: int, tokens: int) -> None:
         """One forward pass of ``rows`` texts holding ``tokens`` tokens (padding excluded)."""
@@ -94,8 +106,16 @@ class Metrics:
         self.registry.register(_CollectionSizes(sizes))
 
     def record(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
-        self.requests.labels(method, code.name).inc()
-        self.latency.labels(method, code.name).observe(seconds)
+        children = self._children.get((method, code))
+        if children is None:
+            children = (
+                self.requests.labels(method, code.name),
+                self.latency.labels(method, code.name),
+            )
+            self._children[(method, code)] = children  # methods x codes: a bounded set
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
 
 
 class _CollectionSizes(Collector):
@@ -122,6 +142,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
+        self._handlers = WrappedHandlers(self._wrap)
 
     def intercept_service(
         self,
@@ -132,22 +153,28 @@ class MetricsInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or handler.response_streaming or not method.startswith(SERVICE_PREFIX):
             return handler
+        return self._handlers.get(method, handler)
+
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         return replace_behavior(handler, lambda behavior: self._measured(method, behavior))
 
     def _measured(self, full_method: str, behavior: Behavior) -> Behavior:
         method = method_name(full_method)
+        metrics = self._metrics
+        in_flight = metrics.in_flight
 
         def measured(request: Any, context: grpc.ServicerContext) -> Any:
             start = time.perf_counter()
             code = grpc.StatusCode.OK
+            in_flight.inc()
             try:
-                with self._metrics.in_flight.track_inprogress():
-                    return behavior(request, context)
+                return behavior(request, context)
             except BaseException:  # context.abort raises; its code is on the context
                 code = _context_code(context) or grpc.StatusCode.UNKNOWN
                 raise
             finally:
-                self._metrics.record(method, code, time.perf_counter() - start)
+                in_flight.dec()
+                metrics.record(method, code, time.perf_counter() - start)
 
         return measured
 
