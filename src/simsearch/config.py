@@ -46,12 +46,12 @@ class ServerConfig:
     data_dir: Path = Path("data")
     device: str = "cpu"
     max_length: int = 0  # 0: the model's own limit
-    batch_size: int = 32
+    batch_size: int = 64  # most texts per forward pass; larger passes cost less per token
     dtype: str = "auto"  # float32 | bfloat16 | auto (bfloat16 where the CPU runs it natively)
     int8: bool = False  # dynamic int8 quantization of the linear layers (torch, CPU only)
     engine: str = "auto"  # torch | openvino | auto (openvino on a CPU where it is installed)
     int8_calibration: Path | None = None  # texts to calibrate static int8 on (openvino)
-    threads: int = 0  # intra-op threads of the model; 0: torch's default
+    threads: int = 0  # intra-op threads of the model; 0: the engine's default
     batch_tokens: int = 8192  # token budget (rows x padded length) of one forward pass
     batch_wait_ms: float = 2.0  # how long the batcher waits to fill a batch
     checkpoint_every: int = 10_000  # changes between FAISS checkpoints
@@ -113,7 +113,7 @@ SETTINGS: tuple[Setting, ...] = (
         Path,
         "text or JSONL file of your documents; calibrates static int8 (openvino engine)",
     ),
-    Setting("threads", int, "intra-op threads for the model; 0 keeps torch's default"),
+    Setting("threads", int, "intra-op threads for the model; 0 keeps the engine's default"),
     Setting("batch_tokens", int, "token budget of one forward pass (rows x padded length)"),
     Setting("batch_wait_ms", float, "milliseconds the batcher waits to fill a batch"),
     Setting("checkpoint_every", int, "changes between FAISS index checkpoints"),

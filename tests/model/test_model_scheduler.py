@@ -17,8 +17,9 @@ import pytest
 
 from simsearch.encoder import BertEncoder, load_encoder
 from simsearch.encoder.batching import PaddedBatch
+from simsearch.encoder.pass_cost import PassCostModel
 from simsearch.encoder.runner import ModelOutputs, ModelRunner
-from simsearch.encoder.scheduler import BatchScheduler
+from simsearch.encoder.scheduler import BatchScheduler, fill_delay
 from simsearch.errors import (
     DeadlineExceededError,
     InvalidArgumentError,
@@ -405,3 +406,126 @@ def test_a_failing_pass_is_not_reported_and_a_failing_observer_fails_nothing(
 
 def _encode(encoder: BertEncoder, texts: list[str]) -> Any:
     return encoder.encode(texts, Pooling.MEAN, normalize=True, truncate=False)
+
+
+# -- the plan's pass cost, and fairness ------------------------------------------------------
+
+
+def test_every_pass_is_timed_for_the_cost_model(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    observed: list[int] = []
+    monkeypatch.setattr(
+        PassCostModel, "observe", lambda model, tokens, seconds: observed.append(tokens)
+    )
+    encoder = load_encoder(str(tiny_model_dir), batch_size=8, batch_tokens=160, batch_wait_ms=20.0)
+    spy = Spy(monkeypatch)
+    rng = random.Random(5)
+    calls = [[_text(rng, rng.randint(1, 25)) for _ in range(rng.randint(1, 12))] for _ in range(6)]
+    try:
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            list(pool.map(lambda texts: _encode(encoder, texts), calls))
+    finally:
+        encoder.close()
+    # One observation per pass, of its padded tokens (rows x longest row).
+    assert observed == [ids.size for ids in spy.batches]
+    assert len({ids.size for ids in spy.batches}) > 1  # passes of several sizes to fit
+
+
+class _FixedCost:
+    """Stands in for the learned cost model: a pass always costs ``cost`` tokens."""
+
+    cost = 0.0
+
+    def observe(self, padded_tokens: int, seconds: float) -> None:
+        pass
+
+    @property
+    def pass_tokens(self) -> float:
+        return self.cost
+
+
+@pytest.mark.parametrize(("cost", "passes"), [(0.0, 3), (1e6, 1)])
+def test_the_plan_follows_the_pass_cost(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, cost: float, passes: int
+) -> None:
+    monkeypatch.setattr(_FixedCost, "cost", cost)
+    monkeypatch.setattr("simsearch.encoder.scheduler.PassCostModel", _FixedCost)
+    encoder = load_encoder(str(tiny_model_dir), batch_size=8, batch_wait_ms=0.0)
+    spy = Spy(monkeypatch)
+    texts = ["a", "b", "cat " * 10, "dog " * 10, "cat " * 30, "dog " * 30, "x", "y"]
+    try:
+        expected = [_encode(encoder, [text]).embeddings[0] for text in texts]
+        spy.batches.clear()
+        result = _encode(encoder, texts)
+    finally:
+        encoder.close()
+    assert_close(result.embeddings, np.stack(expected))
+    # Free passes: one per width (3, 12 and 32 tokens); a dear pass: all 8 rows in one.
+    assert len(spy.batches) == passes
+    assert len({ids.shape[1] for ids in spy.batches}) == passes
+
+
+def test_a_fixed_pass_cost_setting_is_used_as_given() -> None:
+    from simsearch.encoder.scheduler import SchedulerSettings
+
+    with pytest.raises(ValueError, match="pass_tokens"):
+        SchedulerSettings(pass_tokens=-1.0)
+    assert SchedulerSettings().pass_tokens is None  # learned by default
+
+
+def test_a_small_request_behind_a_large_one_waits_one_window(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, reference: Reference
+) -> None:
+    spy = Spy(monkeypatch)
+    encoder, pool, first = _held_encoder(tiny_model_dir, spy)  # batch_size 8: windows of 16
+    marker = int(reference.tokenizer.convert_tokens_to_ids("fox"))
+    try:
+        large = pool.submit(_encode, encoder, [f"the cat {i % 7}" for i in range(64)])
+        _wait_until(lambda: encoder.queued == 64)
+        small = pool.submit(_encode, encoder, ["the quick brown fox"])
+        _wait_until(lambda: encoder.queued == 65)
+        spy.hold.set()
+        first.result(), large.result(), small.result()
+    finally:
+        spy.hold.set()
+        pool.shutdown()
+        encoder.close()
+    rows = [batch.shape[0] for batch in spy.batches]
+    small_pass = next(i for i, ids in enumerate(spy.batches) if (ids == marker).any())
+    # The small request ran in the large one's first window (16 rows), not after all 64.
+    assert sum(rows[1 : small_pass + 1]) <= 16
+    assert sum(rows) == 1 + 64 + 1
+
+
+def _delay(**changes: Any) -> float:
+    state: dict[str, Any] = {
+        "now": 10.0,
+        "oldest": 10.0,
+        "queued_rows": 5,
+        "queued_jobs": 5,
+        "expected_jobs": 32,
+        "batch_size": 64,
+        "wait_s": 0.002,
+        "last_window_s": 0.0,
+    }
+    state.update(changes)
+    return fill_delay(**state)
+
+
+def test_a_window_is_due_at_once_with_a_full_batch_or_everyone_back() -> None:
+    assert _delay(queued_rows=64) == 0.0
+    assert _delay(queued_jobs=32) == 0.0  # every caller of the last windows is back
+    assert _delay(queued_jobs=1, expected_jobs=1) == 0.0  # a lone caller never waits
+    assert _delay(queued_jobs=1, expected_jobs=0) == 0.0  # nothing to expect after idling
+
+
+def test_a_window_waits_for_callers_still_coming_back_within_bounds() -> None:
+    # Callers missing: wait until the oldest has waited batch_wait_ms ...
+    assert _delay() == pytest.approx(0.002)
+    assert _delay(now=10.0015) == pytest.approx(0.0005)
+    # ... or a quarter of the last window's run time, if longer ...
+    assert _delay(last_window_s=0.040) == pytest.approx(0.010)
+    assert _delay(last_window_s=0.004) == pytest.approx(0.002)
+    # ... and work that waited through the previous pass does not wait again.
+    assert _delay(now=10.050, last_window_s=0.040) == 0.0

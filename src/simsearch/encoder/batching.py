@@ -5,8 +5,9 @@ input, and the attention mask hides the padding, so an input embeds the same in 
 A batch is bounded twice: by rows (``batch_size``) and by a token budget, counted as rows x
 padded length because that, not the real token count, is what the forward pass computes.
 Where to cut the sorted rows into batches trades padding against passes (each pass has a
-fixed cost): ``plan_batches`` picks the cheapest cut. On STS-B sentences that computes 13-20%
-fewer padded-token equivalents than fixed batches of ``batch_size`` sorted rows.
+fixed cost, ``pass_tokens``; the scheduler learns it from timed passes, see
+``encoder.pass_cost``): ``plan_batches`` picks the cheapest cut. It is a pure function of
+the lengths and the cost, so plans are testable without a clock.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from simsearch.encoder.tokenization import Tokenized
 
 __all__ = ["PASS_TOKENS", "PaddedBatch", "collate", "plan_batches"]
 
-# The fixed cost of one forward pass, in padded tokens: what a pass costs beyond its tokens
-# (Python and framework overhead per layer). Measured on all-MiniLM-L6-v2 in bf16 on 2 cores:
-# a 1 x 16 pass takes 7 ms, a 32 x 16 one 47 ms, so a pass costs ~70 tokens' worth. Larger
-# models make it relatively smaller; the plan is not sensitive to it within a factor of two.
-PASS_TOKENS = 64
+# The fixed cost of one forward pass, in padded tokens, before any pass has been timed: what
+# a pass costs beyond its tokens (framework overhead, and small matrix products running
+# slower per token than large ones). From the issue-10 measurement (torch bf16, 2 cores): 141
+# passes over 44.1k padded tokens took ~1.3x as long as 87 passes over 39.6k, which a straight
+# line explains with ~170-340 tokens a pass. (The old 64, from 1-row vs 32-row passes of 16
+# tokens, cut 64-text requests into 3.3 passes each.)
+PASS_TOKENS = 256.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def plan_batches(
     lengths: Sequence[int],
     batch_size: int,
     batch_tokens: int | None = None,
-    pass_tokens: int = PASS_TOKENS,
+    pass_tokens: float = PASS_TOKENS,
 ) -> list[list[int]]:
     """Indices grouped into batches of similar length, shortest first, at the least cost.
 

@@ -58,7 +58,7 @@ def load_encoder(
     *,
     device: str = "cpu",
     max_length: int = 0,
-    batch_size: int = 32,
+    batch_size: int = 64,
     dtype: str = "float32",
     int8: bool = False,
     threads: int = 0,

@@ -4,14 +4,23 @@ Callers tokenize in their own thread (so a bad input fails its own request befor
 queueing) and :meth:`BatchScheduler.run` a :class:`~simsearch.encoder.jobs.Job`. The worker
 loops:
 
-1. Wait for work. When fewer than ``batch_size`` texts are queued, wait until the oldest has
-   waited ``batch_wait_ms`` (or more arrive), so concurrent small requests share a pass; work
-   that waited through the previous pass never waits again.
+1. Wait for work. When fewer than ``batch_size`` texts are queued and fewer jobs than the
+   last windows held (their callers are not all back), wait (``fill_delay``) until the
+   oldest has waited ``batch_wait_ms``, or a quarter of the last window's run time if that
+   is longer, so concurrent small requests share a pass; work that waited through the
+   previous pass never waits again, and a lone caller (the last windows held one job) never
+   waits.
 2. Take a window of up to ``_WINDOW_BATCHES`` batches' worth of texts, round-robin over the
    queued jobs, at most ``batch_size`` from each per turn: a large job is split into slices,
    and small jobs queued behind it wait for one window, not for the whole large job.
 3. Sort the window by length, cut it into batches bounded by ``batch_size`` rows and
-   ``batch_tokens`` padded tokens, run each, and hand every row to its own job.
+   ``batch_tokens`` padded tokens where the estimated time is least (``plan_batches``), run
+   each, and hand every row to its own job.
+
+The plan's cost of a pass (``pass_tokens``) is learned from the passes themselves: each
+pass is timed (collating, the model, pooling and delivery) and fed to a
+:class:`~simsearch.encoder.pass_cost.PassCostModel`, so the cut follows the engine, precision
+and machine it runs on (``SchedulerSettings.pass_tokens`` can fix it instead).
 
 A batch whose pass fails is retried one job at a time, so only the job that fails alone
 fails. Queued texts over ``max_queue_depth`` refuse new work at once (LimitExceededError).
@@ -34,6 +43,7 @@ import torch
 
 from simsearch.encoder.batching import collate, plan_batches
 from simsearch.encoder.jobs import Job, JobResult, PendingJob, Row
+from simsearch.encoder.pass_cost import PassCostModel
 from simsearch.encoder.pooling import l2_normalize, pool
 from simsearch.encoder.runner import ModelOutputs, ModelRunner
 from simsearch.errors import (
@@ -44,13 +54,20 @@ from simsearch.errors import (
 )
 from simsearch.types import FloatArray, Pooling
 
-__all__ = ["BatchObserver", "BatchScheduler", "SchedulerSettings"]
+__all__ = ["BatchObserver", "BatchScheduler", "SchedulerSettings", "fill_delay"]
 
 logger = logging.getLogger(__name__)
 
 # A window holds this many batches' worth of texts: enough to sort away most padding across
-# requests, few enough that a request arriving mid-window waits briefly.
-_WINDOW_BATCHES = 4
+# requests (at the default batch_size of 64, 128 texts), few enough that a request arriving
+# mid-window waits briefly.
+_WINDOW_BATCHES = 2
+
+# While callers of the last windows are still coming back, a window waits for them up to this
+# share of the last window's run time (when longer than batch_wait_ms): 32 single-text
+# callers take ~5 ms to resubmit after their pass on 2 cores, longer than the 2 ms default,
+# and windows cut by that wait held half of them. Bounded, so idle time stays a small share.
+_GATHER_SHARE = 0.25
 
 # Told (rows, real tokens) after each forward pass; called in the worker thread, so quick.
 BatchObserver = Callable[[int, int], None]
@@ -59,17 +76,22 @@ BatchObserver = Callable[[int, int], None]
 @dataclass(frozen=True)
 class SchedulerSettings:
     """batch_size: most rows per pass; batch_tokens: most padded tokens (rows x longest row)
-    per pass; batch_wait_ms: longest wait to fill a batch; max_queue_depth: most texts queued."""
+    per pass; batch_wait_ms: longest wait to fill a batch; max_queue_depth: most texts queued;
+    pass_tokens: the fixed cost of a pass in padded tokens for the plan (None: learned from
+    timed passes, starting from ``batching.PASS_TOKENS``)."""
 
-    batch_size: int = 32
+    batch_size: int = 64
     batch_tokens: int = 8192
     batch_wait_ms: float = 2.0
     max_queue_depth: int = 4096
+    pass_tokens: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "batch_tokens", "max_queue_depth"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.pass_tokens is not None and not self.pass_tokens >= 0:
+            raise ValueError(f"pass_tokens must be >= 0, got {self.pass_tokens}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
 
@@ -96,6 +118,11 @@ class BatchScheduler:
         self._pad_id = pad_id
         self._settings = settings
         self._wait_s = settings.batch_wait_ms / 1000.0
+        self._pass_cost = PassCostModel() if settings.pass_tokens is None else None
+        # Worker-only: how many jobs the last two windows held (about how many callers come
+        # back after a pass) and how long the last window ran.
+        self._recent_jobs: deque[int] = deque(maxlen=2)
+        self._last_window_s = 0.0
         self._cond = threading.Condition()
         self._queue: deque[PendingJob] = deque()
         self._queued_rows = 0
@@ -108,6 +135,13 @@ class BatchScheduler:
         """Texts waiting for the worker (not yet in a batch)."""
         with self._cond:
             return self._queued_rows
+
+    @property
+    def pass_tokens(self) -> float:
+        """The fixed cost of a pass, in padded tokens, that the plan uses now."""
+        if self._pass_cost is None:
+            return float(self._settings.pass_tokens or 0.0)
+        return self._pass_cost.pass_tokens
 
     def run(self, job: Job, should_drop: Callable[[], bool] | None = None) -> JobResult:
         """Run ``job`` and wait for its result; raises what its own forward pass raised.
@@ -149,8 +183,11 @@ class BatchScheduler:
 
     def _loop(self) -> None:
         while (window := self._next_window()) is not None:
+            self._recent_jobs.append(len({id(row.pending) for row in window}))
+            started = time.monotonic()
             try:
                 self._run_window(window)
+                self._last_window_s = time.monotonic() - started
             except Exception:  # a bug: fail its callers rather than hang them
                 logger.exception("encoder worker failed a window")
                 for row in window:
@@ -163,20 +200,30 @@ class BatchScheduler:
                 if self._closed:
                     self._fail_queued()
                     return None
-                self._drop_abandoned()
                 delay = self._fill_delay()
                 if delay == 0.0:
-                    return self._take_window()
+                    # Gone callers are looked for only when a window is due: a look asks every
+                    # queued job, and every submit wakes this loop.
+                    self._drop_abandoned()
+                    if self._queue:
+                        return self._take_window()
+                    continue
                 self._cond.wait(delay)
 
     def _fill_delay(self) -> float | None:
         """Seconds to wait before taking a window: 0 now, None until work arrives."""
         if not self._queue:
             return None
-        if self._queued_rows >= self._settings.batch_size:
-            return 0.0
-        oldest = min(pending.enqueued_at for pending in self._queue)
-        return max(0.0, oldest + self._wait_s - time.monotonic())
+        return fill_delay(
+            now=time.monotonic(),
+            oldest=min(pending.enqueued_at for pending in self._queue),
+            queued_rows=self._queued_rows,
+            queued_jobs=len(self._queue),
+            expected_jobs=max(self._recent_jobs, default=0),
+            batch_size=self._settings.batch_size,
+            wait_s=self._wait_s,
+            last_window_s=self._last_window_s,
+        )
 
     def _take_window(self) -> list[Row]:
         """Rows round-robin over queued jobs, ``batch_size`` per job per turn."""
@@ -214,15 +261,22 @@ class BatchScheduler:
     def _run_window(self, window: Sequence[Row]) -> None:
         settings = self._settings
         lengths = [len(row.item) for row in window]
-        for indices in plan_batches(lengths, settings.batch_size, settings.batch_tokens):
+        plan = plan_batches(lengths, settings.batch_size, settings.batch_tokens, self.pass_tokens)
+        for indices in plan:
             rows = [window[i] for i in indices if not window[i].pending.done]
             if rows:
                 self._run_batch(rows)
 
     def _run_batch(self, rows: Sequence[Row]) -> None:
-        """Forward and deliver; on failure retry each job's rows alone (one bad job fails)."""
+        """Forward and deliver; on failure retry each job's rows alone (one bad job fails).
+        A pass that succeeds is timed whole (collating, the model, pooling, delivery: what
+        another pass would cost again) for the plan's cost model."""
         try:
+            started = time.perf_counter()
             _deliver(rows, self._forward(rows))
+            if self._pass_cost is not None:
+                padded = len(rows) * max(len(row.item) for row in rows)
+                self._pass_cost.observe(padded, time.perf_counter() - started)
             return
         except Exception as exc:
             error = exc
@@ -255,6 +309,30 @@ class BatchScheduler:
             self._on_batch(rows, tokens)
         except Exception:
             logger.exception("on_batch callback raised; the batch is delivered regardless")
+
+
+def fill_delay(
+    *,
+    now: float,
+    oldest: float,
+    queued_rows: int,
+    queued_jobs: int,
+    expected_jobs: int,
+    batch_size: int,
+    wait_s: float,
+    last_window_s: float,
+) -> float:
+    """Seconds before the next window is due (0: now), given the queue and recent history.
+
+    Due at once when a full batch is queued, or when as many jobs are queued as the larger of
+    the last two windows held (``expected_jobs``: its callers are back; so a lone caller
+    sending one request at a time never waits). Otherwise due once the ``oldest`` queued job
+    has waited ``wait_s``, or ``_GATHER_SHARE`` of the last window's run time if longer.
+    """
+    if queued_rows >= batch_size or queued_jobs >= expected_jobs:
+        return 0.0
+    patience = max(wait_s, _GATHER_SHARE * last_window_s)
+    return max(0.0, oldest + patience - now)
 
 
 def _caller_gone(pending: PendingJob) -> bool:
