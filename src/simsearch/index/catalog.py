@@ -66,16 +66,25 @@ class FaissCatalog:
         replay of that many store rows on the next open.
     busy_timeout: seconds a store write waits for a lock held by another process (a backup,
         the sqlite3 shell) before it fails with UnavailableError.
+    concurrent_search: searches of a collection run concurrently and unfiltered exact ones are
+        gathered into one FAISS call (``collection``); False searches one at a time, as before
+        (kept as the reference of ``bench/concurrency.py``).
     """
 
     def __init__(
-        self, data_dir: Path, *, checkpoint_every: int = 10_000, busy_timeout: float = 5.0
+        self,
+        data_dir: Path,
+        *,
+        checkpoint_every: int = 10_000,
+        busy_timeout: float = 5.0,
+        concurrent_search: bool = True,
     ) -> None:
         if checkpoint_every <= 0:
             raise ValueError(f"checkpoint_every must be positive, got {checkpoint_every}")
         self._root = Path(data_dir)
         self._checkpoint_every = checkpoint_every
         self._busy_timeout = busy_timeout
+        self._concurrent_search = concurrent_search
         self._open: dict[str, FaissCollection] = {}
         self._unavailable: dict[str, CollectionInfo] = {}
         self._lock = threading.Lock()
@@ -183,6 +192,7 @@ class FaissCatalog:
                     self._root / name,
                     checkpoint_every=self._checkpoint_every,
                     busy_timeout=self._busy_timeout,
+                    concurrent=self._concurrent_search,
                 )
         except Exception as exc:  # any failure: one collection never takes the others down
             info = _unavailable_info(self._root / name, _cause(name, exc))

@@ -30,8 +30,25 @@ after a rebuild, a training or a compaction. The interval grows with the collect
 rewriting a big index does not dominate a bulk ingest (the snapshots of a growing collection
 then add up to about five times its final size, not size²/checkpoint_every); the price is a
 replay of at most a quarter of the collection after a crash. Training and compaction run in
-the writing call, under the lock. Thread-safe: one lock per collection guards the store
-connection and the index.
+the writing call, under the lock.
+
+Threads (see docs/search.md): a reader/writer lock (``locks``) per collection. Searches and
+reads share it, so they run at the same time, FAISS included; writes hold it alone, so a reader
+never sees half a write, and the index is never changed during a FAISS search (FAISS allows
+concurrent searches of an index, not an add or remove during one). The SQLite connection
+serves one call at a time: readers take turns on it under a second, short lock (a hit join is
+a fraction of a millisecond; a filter's candidate query holds it longer). Concurrent
+unfiltered searches of an exact index are gathered into one FAISS call (``gather``), which is
+where exact search gains under concurrency: one scan of the vectors for the whole batch. Each
+query keeps its own k (the batch asks for the largest, and exact ranking makes a shorter top-k
+a prefix of a longer one, see ``vectors``), and its own hits and errors; a batch gathered
+from several requests runs on one OpenMP thread (``vectors``). Filtered searches,
+and every search of an approximate index, run alone: a filter makes a selector of its own,
+and approximate kinds compute parts of their query-side work (IVF's coarse quantizer, PQ
+tables, PCA) with BLAS for batches, whose rounding could then change which list a query
+probes in a near tie; they are fast enough alone, and search concurrently under the shared
+lock. ``concurrent=False`` restores the behaviour before: one search at a time, never
+gathered (a benchmark reference).
 """
 
 from __future__ import annotations
@@ -40,6 +57,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,11 +67,14 @@ from simsearch.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    SimsearchError,
     UnavailableError,
 )
 from simsearch.index import exact, records, recovery
 from simsearch.index.filters import filter_sql
+from simsearch.index.gather import Gatherer
 from simsearch.index.kinds import IndexKind
+from simsearch.index.locks import ReadWriteLock
 from simsearch.index.permissions import tighten_collection
 from simsearch.index.snapshot import Snapshot, remove_temporaries
 from simsearch.index.store import Change, Store
@@ -78,14 +99,31 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    """One unfiltered search waiting to be gathered: ``(nq, d)`` queries and its k."""
+
+    queries: FloatArray
+    k: int
+    params: SearchParams | None
+
+
 class FaissCollection:
     """A collection (the ``Collection`` protocol of ``simsearch.engine.ports``).
 
     Open one with :meth:`open` (the catalog does); it is usable until :meth:`close`.
+    concurrent: searches share the lock and unfiltered exact ones are gathered (see the module
+        docstring); False: one search at a time, each alone.
     """
 
     def __init__(
-        self, directory: Path, store: Store, vectors: VectorIndex, *, checkpoint_every: int
+        self,
+        directory: Path,
+        store: Store,
+        vectors: VectorIndex,
+        *,
+        checkpoint_every: int,
+        concurrent: bool = True,
     ) -> None:
         self._directory = directory
         self._name = directory.name
@@ -94,7 +132,13 @@ class FaissCollection:
         self._vectors = vectors
         self._checkpoint_every = checkpoint_every
         self._pending = 0  # documents changed since the last snapshot
-        self._lock = threading.Lock()
+        self._lock = ReadWriteLock(shared=concurrent)
+        self._store_lock = threading.Lock()  # readers' turns on the SQLite connection
+        self._gatherer: Gatherer[_Gathered, list[list[Hit]]] | None = (
+            Gatherer(self._search_gathered, lambda search: len(search.queries))
+            if concurrent
+            else None
+        )
         self._closed = False
 
     @staticmethod
@@ -105,7 +149,7 @@ class FaissCollection:
 
     @classmethod
     def open(
-        cls, directory: Path, *, checkpoint_every: int, busy_timeout: float
+        cls, directory: Path, *, checkpoint_every: int, busy_timeout: float, concurrent: bool = True
     ) -> FaissCollection:
         """Open the collection in ``directory``: load its snapshot and replay newer store
         changes, or rebuild the index from the store; UnavailableError if the store is
@@ -119,9 +163,11 @@ class FaissCollection:
         except BaseException:
             store.close()
             raise
-        collection = cls(directory, store, vectors, checkpoint_every=checkpoint_every)
+        collection = cls(
+            directory, store, vectors, checkpoint_every=checkpoint_every, concurrent=concurrent
+        )
         try:
-            with collection._locked():
+            with collection._writing():
                 if ahead:  # rebuilt or replayed: snapshot now, or crashes pile up replays
                     collection._checkpoint_quietly()
                 collection._maintain()
@@ -140,7 +186,7 @@ class FaissCollection:
 
     def count(self) -> int:
         """Number of live documents (the store's count; the index always agrees)."""
-        with self._locked():
+        with self._reading():
             return self._vectors.count
 
     def upsert(
@@ -165,12 +211,12 @@ class FaissCollection:
         rows, vectors = records.rows(documents, embeddings, self.spec.dimension, kept)
         if not rows:
             return
-        with self._locked():
+        with self._writing():
             self._apply(self._write(self._store.upsert, rows), vectors)
 
     def delete(self, ids: Sequence[str]) -> int:
         """Remove documents; unknown ids are ignored. Returns how many existed."""
-        with self._locked():
+        with self._writing():
             change = self._write(self._store.delete, list(ids))
             if len(change.removed):
                 self._apply(change, np.zeros((0, self.spec.dimension), np.float32))
@@ -178,14 +224,14 @@ class FaissCollection:
 
     def get(self, ids: Sequence[str]) -> list[Document | None]:
         """Documents in the order asked, None where an id is unknown."""
-        with self._locked():
+        with self._reading_store():
             found = self._store.documents(ids)
         return [records.document(i, *found[i]) if i in found else None for i in ids]
 
     def get_embeddings(self, ids: Sequence[str]) -> FloatArray:
         """Stored embeddings ``(n, d) float32``, row i for ``ids[i]``; NotFoundError names
         unknown ids."""
-        with self._locked():
+        with self._reading_store():
             found = self._store.embeddings_by_id(ids)
         missing = [doc_id for doc_id in ids if doc_id not in found]
         if missing:
@@ -200,7 +246,7 @@ class FaissCollection:
 
         NotFoundError names unknown ids; FailedPreconditionError unless ``spec.store_tokens``.
         """
-        with self._locked():
+        with self._reading_store():
             if not self.spec.store_tokens:
                 raise FailedPreconditionError(
                     f"collection {self._name!r} does not store token embeddings (it was "
@@ -232,18 +278,20 @@ class FaissCollection:
             raise InvalidArgumentError(f"k must be positive, got {k}")
         self._kind.check(params)
         where = filter_sql(filter) if filter else None
-        with self._locked():
+        if where is None and self._gatherer is not None and self._vectors.exact:
+            return self._gatherer.submit(_Gathered(queries, k, params))
+        with self._reading():
             scores, labels = self._nearest(queries, k, where, params)
             return self._hits(scores, labels)
 
     def checkpoint(self) -> None:
         """Write the index snapshot now; UnavailableError if the disk refuses."""
-        with self._locked():
+        with self._writing():
             self._checkpoint()
 
     def close(self) -> None:
         """Checkpoint if anything changed, and release the files. Idempotent."""
-        with self._lock:
+        with self._lock.writing():
             if not self._closed:
                 if self._pending:
                     self._checkpoint_quietly()
@@ -251,7 +299,7 @@ class FaissCollection:
 
     def discard(self) -> None:
         """Release the files without a checkpoint (the collection is being dropped)."""
-        with self._lock:
+        with self._lock.writing():
             if not self._closed:
                 self._release()
 
@@ -298,6 +346,36 @@ class FaissCollection:
 
     # -- search -----------------------------------------------------------------------------
 
+    def _search_gathered(self, searches: Sequence[_Gathered]) -> list[list[list[Hit]] | Exception]:
+        """Unfiltered searches, gathered (``gather``): one FAISS call for all of them while the
+        index is exact, each alone if it stopped being exact (trained) since they queued. Each
+        gets its hits or its own error."""
+        with self._reading():
+            if not self._vectors.exact:
+                return [self._answer(search) for search in searches]
+            queries = np.concatenate([search.queries for search in searches])
+            k = max(search.k for search in searches)
+            scores, labels = self._search(queries, k, None, None, one_thread=len(searches) > 1)
+            answers: list[list[list[Hit]] | Exception] = []
+            start = 0
+            for search in searches:
+                rows = slice(start, start + len(search.queries))
+                start = rows.stop
+                found = scores[rows, : search.k], labels[rows, : search.k]
+                answers.append(self._answer(search, found))
+            return answers
+
+    def _answer(
+        self, search: _Gathered, found: tuple[FloatArray, IntArray] | None = None
+    ) -> list[list[Hit]] | Exception:
+        """The hits of one search (searched now unless ``found``), or its error."""
+        try:
+            if found is None:
+                found = self._search(search.queries, search.k, None, search.params)
+            return self._hits(*found)
+        except SimsearchError as exc:
+            return exc
+
     def _nearest(
         self,
         queries: FloatArray,
@@ -307,24 +385,38 @@ class FaissCollection:
     ) -> tuple[FloatArray, IntArray]:
         if where is None:
             return self._search(queries, k, None, params)
-        candidates = self._store.labels_where(*where)
+        with self._store_lock:
+            candidates = self._store.labels_where(*where)
         if self._vectors.exact or len(candidates) > EXACT_FILTER_LIMIT:
             return self._search(queries, k, candidates, params)
-        labels, vectors = self._store.embeddings_by_label(candidates)
+        labels, vectors = self._stored_by_label(candidates)
         return exact.top_k(queries, vectors, labels, k)
 
     def _search(
-        self, queries: FloatArray, k: int, allowed: IntArray | None, params: SearchParams | None
+        self,
+        queries: FloatArray,
+        k: int,
+        allowed: IntArray | None,
+        params: SearchParams | None,
+        *,
+        one_thread: bool = False,
     ) -> tuple[FloatArray, IntArray]:
-        """FAISS search; a lossy kind's candidates are rescored with the stored embeddings."""
+        """FAISS search; a lossy kind's candidates are rescored with the stored embeddings.
+        ``one_thread`` for a batch gathered from several requests (``vectors``)."""
         limit = self._vectors.count if allowed is None else len(allowed)
         if limit == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        stored = self._store.embeddings_by_label
-        return self._vectors.search_rescored(queries, min(k, limit), stored, allowed, params)
+        return self._vectors.search_rescored(
+            queries, min(k, limit), self._stored_by_label, allowed, params, one_thread=one_thread
+        )
+
+    def _stored_by_label(self, labels: IntArray) -> tuple[IntArray, FloatArray]:
+        with self._store_lock:
+            return self._store.embeddings_by_label(labels)
 
     def _hits(self, scores: FloatArray, labels: IntArray) -> list[list[Hit]]:
-        rows = self._store.hits(np.unique(labels[labels >= 0]))
+        with self._store_lock:
+            rows = self._store.hits(np.unique(labels[labels >= 0]))
         return [
             [
                 records.hit(rows[label], score)
@@ -376,11 +468,26 @@ class FaissCollection:
         self._vectors = VectorIndex.empty(self._kind)  # free the index memory
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._lock:
-            if self._closed:
-                raise UnavailableError(f"collection {self._name!r} is closed")
+    def _writing(self) -> Iterator[None]:
+        with self._lock.writing():
+            self._check_open()
             yield
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock.reading():
+            self._check_open()
+            yield
+
+    @contextmanager
+    def _reading_store(self) -> Iterator[None]:
+        """A read that only touches the store: shared lock, then the connection's turn."""
+        with self._reading(), self._store_lock:
+            yield
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UnavailableError(f"collection {self._name!r} is closed")
 
 
 def _kind(spec: CollectionSpec) -> IndexKind:

@@ -1,4 +1,4 @@
-"""Exact top-k by inner product with numpy, for small filtered candidate sets."""
+"""Exact scores with numpy: top-k over small filtered candidate sets, rescoring candidates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from simsearch.types import FloatArray, IntArray
 
-__all__ = ["rescore", "top_k"]
+__all__ = ["ranked", "rescore", "top_k"]
 
 
 def top_k(
@@ -45,3 +45,26 @@ def rescore(
         scores[row, valid[row]] = vectors[position[row, valid[row]]] @ query
     order = np.argsort(-scores, axis=1, kind="stable")
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(labels, order, axis=1)
+
+
+def ranked(
+    queries: FloatArray, labels: IntArray, vectors: FloatArray
+) -> tuple[FloatArray, IntArray]:
+    """Candidates ranked by their exact score, the same whatever else was searched with them.
+
+    labels: ``(nq, m) int64`` candidates per query (``-1`` for none); vectors: ``(nq, m, d)
+    float32``, the candidates' stored vectors (any values where the label is ``-1``).
+    Scores are float64 sums of the float32 products (each product is exact in float64), one
+    row at a time, so a score depends only on its query and its vector; rounded to float32.
+    Ties go to the lower label (the older document). Returns scores ``(nq, m) float32``,
+    descending, ``-inf`` for ``-1`` labels (sorted last), and their labels.
+    """
+    exact = np.empty(labels.shape, dtype=np.float64)
+    for row, query in enumerate(queries.astype(np.float64)):  # one row at a time: bounded memory
+        exact[row] = (vectors[row].astype(np.float64) * query).sum(axis=1)  # pairwise, per row
+    exact[labels < 0] = -np.inf
+    order = np.lexsort((labels, -exact), axis=1)
+    return (
+        np.take_along_axis(exact, order, axis=1).astype(np.float32),
+        np.take_along_axis(labels, order, axis=1),
+    )

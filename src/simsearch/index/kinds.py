@@ -14,6 +14,37 @@ A kind is ``"flat"`` (exact inner product: ``IndexIDMap2(IndexFlatIP(d))``) or
   the k best after rescoring them exactly with the stored embeddings, which buys back the
   recall that PQ/SQ codes lose in ranking.
 
+Parameters after ``|`` (comma-separated ``name=value``; FAISS refuses one that does not apply to
+the kind, e.g. ``efConstruction`` on IVF, with an InvalidArgumentError):
+
+=====================  =================  ===========  =======  ===================================
+parameter              kinds              values       FAISS's  what it buys, what it costs
+                                                       default
+=====================  =================  ===========  =======  ===================================
+``efSearch``           HNSW, IVF with an  1 or more    16       recall at search time; raised to
+                       HNSW quantizer                           k per search, overridable per
+                                                                request (``SearchParams``)
+``efConstruction``     HNSW               1..2048      40       graph quality, so recall at any
+                                                                efSearch; build and upsert time
+                                                                grow about linearly with it
+``nprobe``             IVF                1..nlist     1        recall; search time grows with it
+``quantizer_efSearch`` IVF with an HNSW   1 or more    16       the coarse quantizer's recall
+                       quantizer
+``k_factor``           PQ, SQ, PCA/OPQ    1..100       4 (ours) exact rescoring's candidates
+=====================  =================  ===========  =======  ===================================
+
+``efConstruction`` is how many candidates each insert explores to pick its M links: a graph
+built with too few has neighbourhoods that no efSearch recovers. Measured with ``bench/search.py``
+data (seeded Gaussian mixture, d=384, recall@10 at efSearch 64 / 128 / 256, 2 shared cores):
+HNSW32 at efConstruction 40 (FAISS's default) 0.988 / 0.992 / 0.995 at 100k vectors and
+0.966 / 0.985 / 0.989 at 200k; at efConstruction 64, 0.993 / 1.000 / 1.000 at 200k, for a
+build about twice as long, and 0.944 / 0.990 / 0.992 at 1M (built in 394 s). It is an
+integer from 1 to ``MAX_EF_CONSTRUCTION``: FAISS itself takes 0 and negative values (a graph
+with no useful links), truncates ``1.5`` to 1, and accepts 100,000,000 (every insert would
+then explore the whole graph). It is applied to the
+empty index before any vector is added, and again whenever the collection is rebuilt,
+trained or loaded, so documents added after a restart are linked with the same effort.
+
 Per request, :class:`~simsearch.types.SearchParams` override ``efSearch`` (HNSW, or the HNSW
 coarse quantizer of an IVF) and ``nprobe`` (IVF) through FAISS ``SearchParameters`` objects
 made for each call, so concurrent searches never change the shared index. A parameter that
@@ -127,6 +158,7 @@ POINTS_PER_CENTROID = 39  # FAISS's own k-means minimum per centroid
 TRAIN_SAMPLE = 100_000  # most stored vectors a training samples (``recovery``)
 MAX_FACTORY_NUMBER = TRAIN_SAMPLE  # lists, codebook sizes ... above it could never train
 MAX_HNSW_M = 256  # links per vector: 8 * M bytes at level 0 alone
+MAX_EF_CONSTRUCTION = 2048  # build effort: 50x FAISS's default; more takes hours per 1M vectors
 MAX_PQ_BITS = 16  # 2**16 centroids per sub-quantizer still train on TRAIN_SAMPLE vectors
 DEFAULT_K_FACTOR = 4  # candidates per hit lossy kinds rescore; bench/search.py shows 10
 MAX_K_FACTOR = 100
@@ -177,6 +209,7 @@ class IndexKind:
             )
         factory, _, parameters = (part.strip() for part in text.partition("|"))
         parameters, k_factor = _split_k_factor(text, parameters)
+        _check_ef_construction(text, parameters)
         if factory == FLAT:
             return cls(text, dimension, None, parameters)._with_k_factor(k_factor)._checked()
         _check_numbers(text, factory)  # before FAISS allocates what they ask for
@@ -423,13 +456,27 @@ def _split_k_factor(text: str, parameters: str) -> tuple[str, int | None]:
         name, _, value = (part.strip() for part in item.partition("="))
         if name != _K_FACTOR:
             kept.append(item)
-        elif value.isdigit() and 1 <= int(value) <= MAX_K_FACTOR:
+        elif _is_digits(value) and 1 <= int(value) <= MAX_K_FACTOR:
             k_factor = int(value)
         else:
             raise InvalidArgumentError(
                 f"index {text!r}: k_factor must be an integer in 1..{MAX_K_FACTOR}, got {value!r}"
             )
     return ",".join(kept), k_factor
+
+
+def _check_ef_construction(text: str, parameters: str) -> None:
+    """``efConstruction`` (and ``quantizer_efConstruction``) is an integer in
+    1..MAX_EF_CONSTRUCTION: FAISS takes 0, negatives, fractions and huge values (docstring)."""
+    for item in filter(None, (part.strip() for part in parameters.split(","))):
+        name, _, value = (part.strip() for part in item.partition("="))
+        if name.endswith("efConstruction") and not (
+            _is_digits(value) and 1 <= int(value) <= MAX_EF_CONSTRUCTION
+        ):
+            raise InvalidArgumentError(
+                f"index {text!r}: {name} must be an integer in 1..{MAX_EF_CONSTRUCTION} (the "
+                f"candidates each insert explores; FAISS's default is 40), got {value!r}"
+            )
 
 
 def _check_settings(text: str, core: Any) -> None:
@@ -449,6 +496,11 @@ def _graph(core: Any) -> Any:
     if isinstance(core, faiss.IndexIVF):
         core = faiss.downcast_index(core.quantizer)
     return core.hnsw if isinstance(core, faiss.IndexHNSW) else None
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` then refuses."""
+    return re.fullmatch(r"[0-9]+", text) is not None
 
 
 def _is_int(value: object) -> bool:

@@ -12,6 +12,19 @@ Labels are the store's int64 labels; FAISS's ``-1`` (no result) is passed throug
   rebuild from the store.
 - Search: one FAISS call per batch of queries, with per-call ``SearchParameters`` (request
   overrides of efSearch / nprobe, id selectors), never by changing the shared index.
+- Exact search (``"flat"``, or staging) ranks the candidates itself, so that a query gets the
+  same answer alone, inside a batch of other queries and with another k (the collection
+  gathers concurrent searches into one batch). FAISS picks its kernel by batch size (BLAS from
+  ``BLAS_THRESHOLD``, see below), and the kernels round differently: the same query scored
+  1.2e-7 apart alone and in a batch of 16. Its heap also breaks ties by where its k-th place
+  falls: of 31 identical vectors, k=10 and k=40 returned different first ten. So FAISS only
+  proposes ``k + RANK_MARGIN`` candidates; ``exact.ranked`` rescores them in float64 from
+  the indexed vectors and orders them by score, then label (the older document first). Of
+  equal vectors FAISS keeps those it scans first, the lowest labels (positions follow labels:
+  labels only grow, and removals keep the order), which that order ranks first too; the
+  margin covers candidates that rounding alone reorders. The answer depends on nothing but the
+  query, k and the index, unless more than RANK_MARGIN distinct vectors lie within float32
+  rounding (about 1e-6) of the k-th score.
 
 Threads and BLAS, measured on the 2-core target (queries/s, k=10, each line its own process)::
 
@@ -34,6 +47,14 @@ sgemm on one query, and any parallel region waits for every thread to be schedul
 busy machine costs milliseconds per call. So batches of fewer than ``SMALL_BATCH`` queries run
 on one OpenMP thread; the setting is an OpenMP ICV of the calling thread, so concurrent
 searches in other threads keep theirs. numpy was no faster and would add a second thread pool.
+
+Batches gathered from concurrent requests (``gather``) always run on one OpenMP thread
+(``one_thread``): the concurrency that gathered them keeps the cores busy already (other
+searches, the encoder), and a parallel region waits for each of its threads to be scheduled.
+Measured on the 2-core target with other processes running (load average 6-7), 100k x 384,
+median per call: nq=8 took 27 ms on one thread and 496 ms (p90 2.5 s) on two; nq=1 13 ms vs
+68 ms; nq=64 88 ms vs 512 ms. One thread for 8 queries costs twice one query: BLAS reads the
+vectors once for the whole batch.
 """
 
 from __future__ import annotations
@@ -50,19 +71,29 @@ from simsearch.index import exact
 from simsearch.index.kinds import IndexKind, exact_index, search_parameters
 from simsearch.types import FloatArray, IntArray, SearchParams
 
-__all__ = ["BLAS_THRESHOLD", "SMALL_BATCH", "STAGES", "TOMBSTONE_RATIO", "VectorIndex"]
+__all__ = [
+    "BLAS_THRESHOLD",
+    "RANK_MARGIN",
+    "SMALL_BATCH",
+    "STAGES",
+    "TOMBSTONE_RATIO",
+    "VectorIndex",
+]
 
 TOMBSTONE_RATIO = 0.2
 STAGES = ("staging", "native")  # exact until trained; the kind's own index
 BLAS_THRESHOLD = 8 * 384  # nq * d from which exact search uses BLAS (see the docstring)
 SMALL_BATCH = 4  # fewer queries than this search on one OpenMP thread (see the docstring)
+RANK_MARGIN = 32  # exact search ranks k + RANK_MARGIN candidates itself (see the docstring)
+_RANK_CHUNK = 1 << 22  # candidate floats ranked at once: 16 MB, whatever k and the batch
 
 # Process-wide FAISS setting, and faiss lives only in this package: set once on import.
 faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
 
 
 class VectorIndex:
-    """A FAISS index over store labels. Not thread-safe: the collection's lock guards it."""
+    """A FAISS index over store labels. Searches may run concurrently with each other, never
+    with a change (``add``, ``remove``): the collection's reader/writer lock sees to it."""
 
     def __init__(
         self, kind: IndexKind, index: Any, *, staging: bool, tombstones: Iterable[int] = ()
@@ -161,28 +192,31 @@ class VectorIndex:
         k: int,
         allowed: IntArray | None = None,
         params: SearchParams | None = None,
+        *,
+        one_thread: bool = False,
     ) -> tuple[FloatArray, IntArray]:
         """Top-k per row of ``queries`` ``(nq, d) float32``, one FAISS call for the batch.
 
         allowed: labels a hit must come from (a metadata pre-filter), or None for all.
         params: efSearch / nprobe for this call (checked by ``IndexKind.check``), None for the
             kind's own; ignored while the index is exact.
+        one_thread: one OpenMP thread whatever the batch size (see the module docstring).
         Returns scores ``(nq, k) float32`` (inner products, descending) and labels
         ``(nq, k) int64``, ``-1`` where there is no k-th hit.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         request = None if self.exact else params
-        selector: Any
+        selectors: tuple[Any, ...]  # the selector last, with what it uses: alive until the end
         if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            selectors = (faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)),)
         elif self._tombstones:
-            selector = self._excluding_tombstones()
+            selectors = self._excluding_tombstones()
         else:
-            selector = None
+            selectors = (None,)
         search_params = None
-        if selector is not None or request is not None or (self.kind.graph and not self.exact):
-            search_params = search_parameters(self._index, selector, k, request)
-        with _threads_for(len(queries)):
+        if selectors[-1] is not None or request is not None or (self.kind.graph and not self.exact):
+            search_params = search_parameters(self._index, selectors[-1], k, request)
+        with _threads_for(1 if one_thread else len(queries)):
             scores, labels = self._index.search(queries, k, params=search_params)
         return scores, labels
 
@@ -193,29 +227,65 @@ class VectorIndex:
         stored: Callable[[IntArray], tuple[IntArray, FloatArray]],
         allowed: IntArray | None = None,
         params: SearchParams | None = None,
+        *,
+        one_thread: bool = False,
     ) -> tuple[FloatArray, IntArray]:
         """:meth:`search` with exact scores whatever the kind: a lossy kind's top
         ``k * kind.k_factor`` candidates are rescored with their stored embeddings and the k
         best kept. ``stored(labels)`` returns ``(sorted labels, (n, d) float32 embeddings)``
         for those that exist; the others score ``-inf`` and sort last."""
+        if self.exact:
+            return self._ranked(queries, k, allowed, one_thread)
         if self.exact_scores:
-            return self.search(queries, k, allowed, params)
+            return self.search(queries, k, allowed, params, one_thread=one_thread)
         fetch = max(k, min(k * self.kind.k_factor, int(self._index.ntotal)))
-        _, labels = self.search(queries, fetch, allowed, params)
+        _, labels = self.search(queries, fetch, allowed, params, one_thread=one_thread)
         known, vectors = stored(np.unique(labels[labels >= 0]))
         scores, labels = exact.rescore(queries, labels, known, vectors)
         return scores[:, :k], labels[:, :k]
+
+    def _ranked(
+        self, queries: FloatArray, k: int, allowed: IntArray | None, one_thread: bool
+    ) -> tuple[FloatArray, IntArray]:
+        """Exact search whose answer for a query does not depend on the other queries of the
+        batch: FAISS's top ``k + RANK_MARGIN`` candidates, ranked by ``exact.ranked``
+        (see the module docstring)."""
+        fetch = min(k + RANK_MARGIN, int(self._index.ntotal))
+        _, candidates = self.search(queries, fetch, allowed, one_thread=one_thread)
+        k = min(k, fetch)
+        scores = np.empty((len(queries), k), dtype=np.float32)
+        labels = np.empty((len(queries), k), dtype=np.int64)
+        step = max(1, _RANK_CHUNK // max(fetch * self.kind.dimension, 1))
+        for start in range(0, len(queries), step):  # in chunks: (nq, k, d) can be gigabytes
+            rows = slice(start, start + step)
+            chunk = candidates[rows]
+            ranked_scores, ranked_labels = exact.ranked(queries[rows], chunk, self._stored(chunk))
+            scores[rows], labels[rows] = ranked_scores[:, :k], ranked_labels[:, :k]
+        return scores, labels
 
     def to_bytes(self) -> npt.NDArray[np.uint8]:
         """``faiss.serialize_index`` of the index (tombstones are kept separately)."""
         data: npt.NDArray[np.uint8] = faiss.serialize_index(self._index)
         return data
 
-    def _excluding_tombstones(self) -> Any:
-        if self._excluded is None:
+    def _excluding_tombstones(self) -> tuple[Any, Any]:
+        """``(IDSelectorBatch(tombstones), IDSelectorNot(it))``, cached. Concurrent searches
+        may both build it; each keeps the pair it got alive (the cache may be replaced)."""
+        excluded = self._excluded
+        if excluded is None:
             batch = faiss.IDSelectorBatch(self.tombstones)
-            self._excluded = (batch, faiss.IDSelectorNot(batch))
-        return self._excluded[1]
+            excluded = self._excluded = (batch, faiss.IDSelectorNot(batch))
+        return excluded
+
+    def _stored(self, labels: IntArray) -> FloatArray:
+        """The indexed vectors ``(*labels.shape, d) float32`` of an exact index (zeros where a
+        label is ``-1``)."""
+        found = np.zeros((*labels.shape, self.kind.dimension), dtype=np.float32)
+        valid = labels >= 0
+        unique, position = np.unique(labels[valid], return_inverse=True)
+        if len(unique):
+            found[valid] = self._index.reconstruct_batch(unique)[position]
+        return found
 
 
 @contextmanager
