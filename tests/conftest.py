@@ -7,7 +7,9 @@ them, so unit tests run without them.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,24 @@ if _TESTS not in sys.path:
 
 if TYPE_CHECKING:
     from simsearch.encoder import BertEncoder
+
+
+MODEL_CACHE_ENV = "SIMSEARCH_MODEL_CACHE_DIR"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache of converted models for every server the tests start, in this process or as
+    a child (through the environment): converting the tiny model costs ~2 s a start, loading
+    it from the cache 0.2 s. The cache's own tests use directories of their own."""
+    path = tmp_path_factory.mktemp("model-cache")
+    previous = os.environ.get(MODEL_CACHE_ENV)
+    os.environ[MODEL_CACHE_ENV] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop(MODEL_CACHE_ENV, None)
+    else:
+        os.environ[MODEL_CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="session")

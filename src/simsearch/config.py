@@ -51,6 +51,7 @@ class ServerConfig:
     int8: bool = False  # dynamic int8 quantization of the linear layers (torch, CPU only)
     engine: str = "auto"  # torch | openvino | auto (openvino on a CPU where it is installed)
     int8_calibration: Path | None = None  # texts to calibrate static int8 on (openvino)
+    model_cache_dir: Path | None = None  # converted models; None: <data_dir>/.models
     threads: int = 0  # intra-op threads of the model; 0: the engine's default
     batch_tokens: int = 8192  # token budget (rows x padded length) of one forward pass
     batch_wait_ms: float = 2.0  # how long the batcher waits to fill a batch
@@ -112,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
         "int8_calibration",
         Path,
         "text or JSONL file of your documents; calibrates static int8 (openvino engine)",
+    ),
+    Setting(
+        "model_cache_dir",
+        Path,
+        "directory of converted models (openvino), shareable between data dirs; "
+        "default <data-dir>/.models",
     ),
     Setting("threads", int, "intra-op threads for the model; 0 keeps the engine's default"),
     Setting("batch_tokens", int, "token budget of one forward pass (rows x padded length)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from simsearch.v1 import simsearch_pb2_grpc
 
 
 def start_server(model_dir: Path, data_dir: Path) -> RunningServer:
-    config = ServerConfig(host="127.0.0.1", port=0, model=str(model_dir), data_dir=data_dir)
+    cache = os.environ.get("SIMSEARCH_MODEL_CACHE_DIR")  # tests/conftest.py: one per session
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        model=str(model_dir),
+        data_dir=data_dir,
+        model_cache_dir=Path(cache) if cache else None,
+    )
     running = create_server(config, build_engine(config))
     running.set_serving(True)
     return running

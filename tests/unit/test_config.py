@@ -117,3 +117,18 @@ def test_out_of_range_values_are_refused(
 def test_edges_of_the_ranges_are_accepted() -> None:
     config = build(["--port", "65535", "--max-k", "1", "--max-length", "0"])
     assert (config.port, config.limits.max_k, config.max_length) == (65535, 1, 0)
+
+
+def test_engine_must_be_one_the_encoder_knows() -> None:
+    assert build(["--engine", "openvino"]).engine == "openvino"
+    assert build([], {"SIMSEARCH_ENGINE": "torch"}).engine == "torch"
+    with pytest.raises(ValueError, match="engine must be auto, torch or openvino"):
+        build(["--engine", "onnx"])
+
+
+def test_converted_models_live_in_the_data_dir_unless_moved() -> None:
+    from simsearch.server.app import model_cache_dir
+
+    assert model_cache_dir(build(["--data-dir", "/srv/d"])) == Path("/srv/d/.models")
+    moved = build(["--data-dir", "/srv/d"], {"SIMSEARCH_MODEL_CACHE_DIR": "/cache"})
+    assert model_cache_dir(moved) == Path("/cache")

@@ -97,6 +97,12 @@ class _QueueDepth(Protocol):
     def queued(self) -> int: ...
 
 
+def model_cache_dir(config: ServerConfig) -> Path:
+    """Where converted models are cached: the setting, else ``.models`` in the data directory
+    (a leading dot: never a collection's name)."""
+    return config.model_cache_dir or config.data_dir / ".models"
+
+
 def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine:
     """Load the model and open every collection before serving (slow: seconds to minutes), so
     damage is found at start, not at the first request; ``metrics`` then reads the encoder's
@@ -119,7 +125,7 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
         allow_download=config.allow_download,
         on_batch=None if metrics is None else metrics.observe_batch,
         engine=config.engine,
-        cache_dir=config.data_dir / ".models",  # never a collection name (no leading dot)
+        cache_dir=model_cache_dir(config),
         int8_calibration=config.int8_calibration,
     )
     if metrics is not None and isinstance(encoder, _QueueDepth):
