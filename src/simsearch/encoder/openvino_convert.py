@@ -101,6 +101,12 @@ def _read_cached(cache: ModelCache, key: str) -> ov.Model | None:
 
 def convert_to_openvino(model: Any, input_names: Sequence[str]) -> ov.Model:
     """Trace ``model`` into an OpenVINO model with dynamic batch and length."""
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    # Tracing touches every attribute, and transformers then logs a confusing line about a
+    # training loss ("loss_type=None ... Using the default loss") that means nothing here.
+    transformers_logging.set_verbosity(logging.ERROR)
     with warnings.catch_warnings():
         # Tracing warns about Python branches on tensor values; BERT's depend only on shapes.
         warnings.simplefilter("ignore")
@@ -111,6 +117,8 @@ def convert_to_openvino(model: Any, input_names: Sequence[str]) -> ov.Model:
                 f"OpenVINO could not convert the model ({type(exc).__name__}: {exc}); "
                 "use --engine torch"
             ) from exc
+        finally:
+            transformers_logging.set_verbosity(verbosity)
 
 
 def _example_inputs(input_names: Sequence[str]) -> dict[str, torch.Tensor]:
