@@ -40,7 +40,6 @@ import argparse
 import contextlib
 import inspect
 import multiprocessing
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from together import in_threads
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -551,22 +551,13 @@ def _client_process(
     for connection in connections:  # connect and warm up before the clock starts
         warm = connection.encode(sentences[:batch], pooling="pooler").embeddings
     vectors = np.zeros((len(sentences), warm.shape[1]), dtype=np.float32)
-    start_line = threading.Barrier(clients + 1)
 
     def work(t: int) -> None:
-        start_line.wait()
         for first, texts in batches[t::clients]:
             embeddings = connections[t].encode(texts, pooling="pooler").embeddings
             vectors[first : first + len(texts)] = embeddings
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(clients)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - start
+    seconds = in_threads(clients, work)
     for connection in connections:
         connection.close()
     return seconds, vectors

@@ -34,12 +34,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from together import in_threads
 
 QUICK_SENTENCES = 640
 CLIENT_BATCH = 64
@@ -150,24 +151,6 @@ def _split(sentences: list[str], clients: int, batch: int) -> list[list[list[str
     return [batches[t::clients] for t in range(clients)]
 
 
-def _in_threads(clients: int, work: Callable[[int], None]) -> float:
-    """Run ``work(t)`` in ``clients`` threads released together; seconds until all end."""
-    start_line = threading.Barrier(clients + 1)
-
-    def run(t: int) -> None:
-        start_line.wait()
-        work(t)
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in range(clients)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start
-
-
 def _encoder_threads(engine: Any, sentences: list[str], clients: int, batch: int) -> float:
     from simsearch.types import Pooling
 
@@ -177,7 +160,7 @@ def _encoder_threads(engine: Any, sentences: list[str], clients: int, batch: int
         for texts in calls[t]:
             engine.encode(texts, Pooling.POOLER)
 
-    return _in_threads(clients, work)
+    return in_threads(clients, work)
 
 
 _CONNECTIONS: dict[tuple[str, int], list[Any]] = {}
@@ -208,7 +191,7 @@ def _client_process(
             connections[t].encode(texts, pooling="pooler")
 
     cpu = time.process_time()
-    seconds = _in_threads(clients, work)
+    seconds = in_threads(clients, work)
     return seconds, time.process_time() - cpu
 
 
