@@ -10,9 +10,8 @@ An entry is written atomically: into a fresh private temporary directory under `
 renamed into place, so a reader sees a whole entry or none (a crash mid-write leaves only a
 ``.<key>.*`` temporary directory, removed by a later store of that key once it is an hour old).
 Two processes storing the same key at once both convert; the first rename wins and the other
-discards its copy. Privacy follows ``simsearch.index.permissions``: directories created here
-are 0700 and files 0600 whatever the umask (the encoder cannot import the index layer, so the
-few lines are repeated here).
+discards its copy. Private like the collections (``simsearch.private_files``): directories
+created here are 0700 and files 0600 whatever the umask.
 """
 
 from __future__ import annotations
@@ -28,13 +27,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["MANIFEST", "ModelCache", "make_private_directories"]
+from simsearch.private_files import PRIVATE_FILE, make_private_directories, open_private_file
+
+__all__ = ["MANIFEST", "ModelCache"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-_PRIVATE_DIRECTORY = 0o700
-_PRIVATE_FILE = 0o600
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _STALE_TEMPORARY_S = 3600.0
 
@@ -98,35 +97,17 @@ class ModelCache:
         return self._root / key
 
 
-def make_private_directories(path: Path) -> None:
-    """Create ``path`` and its missing parents, each 0700 whatever the umask (existing ones
-    are left as they are)."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        try:
-            directory.mkdir(mode=_PRIVATE_DIRECTORY)
-        except FileExistsError:
-            continue
-        directory.chmod(_PRIVATE_DIRECTORY)
-
-
 def _write_manifest(directory: Path) -> None:
     files = {}
     for path in sorted(directory.iterdir()):
         if not path.is_file() or path.is_symlink():
             raise OSError(f"the model cache holds only plain files, got {path.name}")
-        path.chmod(_PRIVATE_FILE)
+        path.chmod(PRIVATE_FILE)
         data = path.read_bytes()
         files[path.name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     text = json.dumps({"files": files}, indent=2, sort_keys=True) + "\n"
-    descriptor = os.open(directory / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as manifest:
-        os.fchmod(manifest.fileno(), _PRIVATE_FILE)
-        manifest.write(text)
+    with open_private_file(directory / MANIFEST) as manifest:
+        manifest.write(text.encode("utf-8"))
 
 
 def _verified_files(directory: Path) -> dict[str, bytes]:

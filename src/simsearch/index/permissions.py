@@ -1,8 +1,7 @@
 """Who may read a data directory: its owner only, whatever the umask.
 
-Stores hold every document's text and metadata, so what simsearch creates is private:
-directories 0700, files 0600, set with an explicit ``chmod`` after creation because a process
-umask (0022 by default, 0000 in some containers) would otherwise widen them. SQLite creates a
+Stores hold every document's text and metadata, so what simsearch creates is private
+(``simsearch.private_files``: directories 0700, files 0600 whatever the umask). SQLite creates a
 store's ``-wal`` and ``-shm`` files with the mode of the store file itself, so creating that
 file 0600 first is enough for the three.
 
@@ -16,10 +15,15 @@ but never changed when it exists: it may be a path the operator shares on purpos
 from __future__ import annotations
 
 import logging
-import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+
+from simsearch.private_files import (
+    PRIVATE_DIRECTORY,
+    PRIVATE_FILE,
+    create_private_file,
+    open_private_file,
+)
 
 __all__ = [
     "PRIVATE_DIRECTORY",
@@ -30,8 +34,6 @@ __all__ = [
     "tighten_collection",
 ]
 
-PRIVATE_DIRECTORY = 0o700
-PRIVATE_FILE = 0o600
 _OTHERS = 0o077  # group and other permission bits
 
 logger = logging.getLogger(__name__)
@@ -57,17 +59,6 @@ def make_private_directory(path: Path, *, warn: bool = True) -> None:
     path.chmod(PRIVATE_DIRECTORY)  # the umask may have taken bits off
 
 
-def create_private_file(path: Path) -> None:
-    """Create the empty file ``path`` with mode 0600 (FileExistsError if it exists)."""
-    os.close(_create(path))
-
-
-def open_private_file(path: Path) -> BinaryIO:
-    """A new file ``path`` with mode 0600, open for binary writing (FileExistsError if it
-    exists)."""
-    return os.fdopen(_create(path), "wb")
-
-
 def tighten_collection(directory: Path) -> None:
     """Take group and other permissions off a collection's folder and its files (a warning
     for each path changed; a failure is only logged: the files stay usable as they are)."""
@@ -78,16 +69,6 @@ def tighten_collection(directory: Path) -> None:
                 _tighten(entry)
     except OSError as exc:
         logger.warning("could not check the permissions in %s: %s", directory, exc)
-
-
-def _create(path: Path) -> int:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    try:
-        os.fchmod(descriptor, PRIVATE_FILE)  # the umask may have taken bits off
-    except BaseException:
-        os.close(descriptor)
-        raise
-    return descriptor
 
 
 def _tighten(path: Path) -> None:
