@@ -68,6 +68,13 @@ class ServerConfig:
     reflection: str = "on"  # on (a read key when keys are set) | public | off
     metrics_port: int = 0  # 0: no Prometheus endpoint
     shutdown_grace: float = 10.0  # seconds in-flight calls get to finish after SIGTERM
+    # Scale-out (docs/scale-out.md): where the model runs and where collections live.
+    encoder: str = "local"  # local (in this process) | ray (Ray Serve replicas)
+    ray_address: str = ""  # an existing Ray cluster ("ray://host:10001", "auto"); "": start one
+    replicas: int = 1  # model replicas on Ray Serve (encoder=ray)
+    store: str = "faiss"  # faiss (files in data_dir) | milvus (collections in Milvus)
+    milvus_uri: str = ""  # a milvus-lite file path or http://host:19530 (store=milvus)
+    milvus_token: str = field(default="", repr=False)  # "user:password" or an API key
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reflection", str, "server reflection: on (a read key if keys are set), public, off"),
     Setting("metrics_port", int, "port of the Prometheus /metrics endpoint; 0 turns it off"),
     Setting("shutdown_grace", float, "seconds in-flight calls may run on after SIGTERM"),
+    Setting("encoder", str, "where the model runs: local, or ray (Ray Serve replicas)"),
+    Setting("ray_address", str, "Ray cluster to join (encoder=ray); empty starts a local one"),
+    Setting("replicas", int, "model replicas on Ray Serve (encoder=ray)"),
+    Setting("store", str, "where collections live: faiss (data dir) or milvus"),
+    Setting("milvus_uri", str, "milvus-lite file path or http://host:19530 (store=milvus)"),
+    Setting("milvus_token", str, "Milvus credentials, 'user:password' or an API key", secret=True),
 )
 
 
@@ -238,6 +251,7 @@ def _validate(config: ServerConfig) -> None:
     if config.max_length < 0:
         raise ValueError(f"max_length must be >= 0, got {config.max_length}")
     _validate_serving(config)
+    _validate_scale_out(config)
 
 
 def _validate_serving(config: ServerConfig) -> None:
@@ -254,6 +268,22 @@ def _validate_serving(config: ServerConfig) -> None:
         raise ValueError(f"metrics_port and port are both {config.port}: pick two ports")
     if not config.shutdown_grace >= 0:
         raise ValueError(f"shutdown_grace must be >= 0, got {config.shutdown_grace}")
+
+
+def _validate_scale_out(config: ServerConfig) -> None:
+    """Encoder and store kinds, and the settings that only make sense with one of them."""
+    if config.encoder not in {"local", "ray"}:
+        raise ValueError(f"encoder must be local or ray, got {config.encoder!r}")
+    if config.replicas < 1:
+        raise ValueError(f"replicas must be >= 1, got {config.replicas}")
+    if config.encoder == "local" and (config.replicas != 1 or config.ray_address):
+        raise ValueError("replicas and ray_address need encoder=ray (--encoder ray)")
+    if config.store not in {"faiss", "milvus"}:
+        raise ValueError(f"store must be faiss or milvus, got {config.store!r}")
+    if config.store == "milvus" and not config.milvus_uri:
+        raise ValueError("store=milvus needs milvus_uri (a milvus-lite file or http://host:19530)")
+    if config.store == "faiss" and (config.milvus_uri or config.milvus_token):
+        raise ValueError("milvus_uri and milvus_token need store=milvus (--store milvus)")
 
 
 def client_address(environ: Mapping[str, str] | None = None) -> str:

@@ -235,6 +235,8 @@ class ModelInfo:
     precision: str = "float32"  # float32, bfloat16, int8 (torch dynamic) or int8-static
     threads: int = 0  # intra-op threads; 0: not reported
     engine: str = "torch"  # the inference engine: torch or openvino
+    encoder: str = "local"  # where the model runs: local (this process) or ray (Ray Serve)
+    replicas: int = 1  # model replicas behind this front-end
     # Poolings this model supports: POOLER needs a pooler layer in the checkpoint.
     poolings: tuple[Pooling, ...] = (Pooling.POOLER, Pooling.CLS, Pooling.MEAN)
 

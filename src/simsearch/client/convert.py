@@ -291,6 +291,8 @@ def model_info(message: pb.ModelInfo) -> ModelInfo:
         precision=message.precision or "float32",
         threads=message.threads,
         engine=message.engine or "torch",
+        encoder=message.encoder or "local",
+        replicas=message.replicas or 1,
     )
 
 
@@ -316,6 +318,7 @@ def server_info(response: pb.InfoResponse) -> ServerInfo:
         poolings=poolings,
         limits=limits(response.limits),
         version=response.version,
+        store=response.store or "faiss",
     )
 
 

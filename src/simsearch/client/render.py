@@ -68,6 +68,13 @@ def server_info_text(info: ServerInfo) -> str:
             ("vocabulary", f"{model.vocab_size:,} tokens"),
             ("device", model.device),
             ("engine", model.engine),
+            (
+                "encoder",
+                model.encoder
+                if model.encoder == "local"
+                else f"{model.encoder} ({model.replicas} replicas)",
+            ),
+            ("store", info.store),
             ("precision", model.precision),
             ("poolings", ", ".join(p.value for p in info.poolings)),
             ("max batch", f"{limits.max_batch:,}"),

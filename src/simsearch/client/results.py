@@ -22,6 +22,7 @@ class ServerInfo:
     poolings: list[Pooling]
     limits: Limits
     version: str
+    store: str = "faiss"  # where collections live: faiss or milvus
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,13 @@ and its worker thread), ``runner`` (the engine seam and the torch forward pass),
 (choose and set up torch or OpenVINO), ``openvino_convert`` (checkpoint to OpenVINO, static
 int8), ``model_cache`` (the verified on-disk cache of converted models), ``calibration`` (the
 texts static int8 is calibrated on), ``openvino_runner`` (the OpenVINO forward pass),
-``pooling`` (pure torch pooling), ``bert`` (the encoder). See ``docs/encoder.md`` and
-``docs/engines.md``.
+``pooling`` (pure torch pooling), ``bert`` (the encoder), ``options`` (the load arguments as
+one picklable value), ``ray_serve`` (replicas of the encoder on Ray Serve, ``--encoder ray``).
+See ``docs/encoder.md``, ``docs/engines.md`` and ``docs/scale-out.md``.
 """
 
 from simsearch.encoder.bert import BertEncoder, load_encoder
 from simsearch.encoder.loading import ModelLoadError
+from simsearch.encoder.options import EncoderOptions
 
-__all__ = ["BertEncoder", "ModelLoadError", "load_encoder"]
+__all__ = ["BertEncoder", "EncoderOptions", "ModelLoadError", "load_encoder"]

@@ -122,6 +122,11 @@ class Engine:
     def model(self) -> ModelInfo:
         return self._encoder.info
 
+    @property
+    def store(self) -> str:
+        """What keeps the collections (the catalog's kind): faiss or milvus."""
+        return self._catalog.kind
+
     def poolings(self) -> list[Pooling]:
         return list(self._encoder.info.poolings)
 

@@ -156,7 +156,12 @@ class Collection(Protocol):
 
 
 class Catalog(Protocol):
-    """The set of collections under one data directory. Thread-safe."""
+    """The set of collections under one data directory (or one Milvus). Thread-safe."""
+
+    @property
+    def kind(self) -> str:
+        """What keeps the collections, for Info: "faiss" or "milvus"."""
+        ...
 
     def create(self, spec: CollectionSpec) -> Collection:
         """Create and open. AlreadyExistsError if the name is taken."""

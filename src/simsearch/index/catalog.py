@@ -93,6 +93,8 @@ class FaissCatalog:
             make_private_directory(self._root)
             _remove_leftovers(self._root)
 
+    kind = "faiss"
+
     def create(self, spec: CollectionSpec) -> FaissCollection:
         """Create and open. AlreadyExistsError if the name is taken; InvalidArgumentError
         (nothing on disk) if FAISS cannot build ``spec.index`` for ``spec.dimension``."""

@@ -244,6 +244,8 @@ def model_to_wire(model: ModelInfo) -> pb.ModelInfo:
         precision=model.precision,
         threads=model.threads,
         engine=model.engine,
+        encoder=model.encoder,
+        replicas=model.replicas,
     )
 
 

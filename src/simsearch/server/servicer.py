@@ -40,6 +40,7 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
             poolings=[convert.pooling_to_wire(p) for p in self._engine.poolings()],
             limits=convert.limits_to_wire(self._engine.limits),
             version=__version__,
+            store=self._engine.store,
         )
 
     @rpc

@@ -193,6 +193,8 @@ class ModelInfo(_message.Message):
     PRECISION_FIELD_NUMBER: _builtins.int
     THREADS_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
+    ENCODER_FIELD_NUMBER: _builtins.int
+    REPLICAS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """e.g. "all-MiniLM-L6-v2", or the path / hub id given at start"""
     fingerprint: _builtins.str
@@ -210,6 +212,10 @@ class ModelInfo(_message.Message):
     """intra-op threads of the model"""
     engine: _builtins.str
     """inference engine: "torch" or "openvino" """
+    encoder: _builtins.str
+    """where the model runs: "local" (in the server) or "ray" (Ray Serve)"""
+    replicas: _builtins.int
+    """model replicas serving this front-end (1 when local)"""
     def __init__(
         self,
         *,
@@ -222,10 +228,12 @@ class ModelInfo(_message.Message):
         precision: _builtins.str = ...,
         threads: _builtins.int = ...,
         engine: _builtins.str = ...,
+        encoder: _builtins.str = ...,
+        replicas: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "engine", b"engine", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "encoder", b"encoder", "engine", b"engine", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "replicas", b"replicas", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -293,8 +301,11 @@ class InfoResponse(_message.Message):
     POOLINGS_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    STORE_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """server version"""
+    store: _builtins.str
+    """where collections live: "faiss" (local files) or "milvus" """
     @_builtins.property
     def model(self) -> Global___ModelInfo: ...
     @_builtins.property
@@ -310,10 +321,11 @@ class InfoResponse(_message.Message):
         poolings: _abc.Iterable[Global___Pooling.ValueType] | None = ...,
         limits: Global___Limits | None = ...,
         version: _builtins.str = ...,
+        store: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "model", b"model", "poolings", b"poolings", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "model", b"model", "poolings", b"poolings", "store", b"store", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
