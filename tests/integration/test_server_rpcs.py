@@ -39,6 +39,7 @@ def test_info_and_health(stub, server) -> None:
     info = stub.Info(pb.InfoRequest())
     assert info.model.hidden_size == 32 and info.model.fingerprint
     assert info.limits.max_k == 1000 and info.version
+    assert (info.model.encoder, info.model.replicas, info.store) == ("local", 1, "faiss")
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     assert health.status == health_pb2.HealthCheckResponse.SERVING

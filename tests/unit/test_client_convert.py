@@ -172,6 +172,14 @@ def test_collection_and_server_info() -> None:
     )
     assert server.poolings == [Pooling.POOLER]  # values unknown to this client are skipped
     assert server.model.name == "m"
+    # An older server sends no encoder, replicas or store: it ran everything in one process.
+    assert (server.model.encoder, server.model.replicas, server.store) == ("local", 1, "faiss")
+    scaled = convert.server_info(
+        pb.InfoResponse(
+            model=pb.ModelInfo(name="m", encoder="ray", replicas=4), version="1.0", store="milvus"
+        )
+    )
+    assert (scaled.model.encoder, scaled.model.replicas, scaled.store) == ("ray", 4, "milvus")
 
 
 def test_query_vectors_take_one_or_many_rows() -> None:

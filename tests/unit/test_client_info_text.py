@@ -17,3 +17,17 @@ def test_info_text_lists_the_precision_and_every_limit() -> None:
     assert lines["stream idle"] == "2.5 s"
     assert lines["concurrent RPCs"] == "12 (streams: half)"
     assert lines["encoder queue"] == "4,096 texts"
+
+
+def test_info_text_says_where_the_model_runs_and_where_collections_live() -> None:
+    def fields(info: ServerInfo) -> dict[str, str]:
+        text = server_info_text(info)
+        return {
+            line.split("  ", 1)[0]: line.split("  ", 1)[1].strip() for line in text.splitlines()
+        }
+
+    local = fields(ServerInfo(ModelInfo("m", "f", 8, 64, 100), [Pooling.CLS], Limits(), "9.9"))
+    assert (local["encoder"], local["store"]) == ("local", "faiss")
+    remote = ModelInfo("m", "f", 8, 64, 100, encoder="ray", replicas=3)
+    scaled = fields(ServerInfo(remote, [Pooling.CLS], Limits(), "9.9", store="milvus"))
+    assert (scaled["encoder"], scaled["store"]) == ("ray (3 replicas)", "milvus")

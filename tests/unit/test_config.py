@@ -132,3 +132,41 @@ def test_converted_models_live_in_the_data_dir_unless_moved() -> None:
     assert model_cache_dir(build(["--data-dir", "/srv/d"])) == Path("/srv/d/.models")
     moved = build(["--data-dir", "/srv/d"], {"SIMSEARCH_MODEL_CACHE_DIR": "/cache"})
     assert model_cache_dir(moved) == Path("/cache")
+
+
+def test_scale_out_settings_have_flags_and_environment_twins() -> None:
+    config = build(
+        ["--encoder", "ray", "--replicas", "3", "--store", "milvus"],
+        {
+            "SIMSEARCH_RAY_ADDRESS": "ray://head:10001",
+            "SIMSEARCH_MILVUS_URI": "http://milvus:19530",
+            "SIMSEARCH_MILVUS_TOKEN": "root:Milvus",
+        },
+    )
+    assert (config.encoder, config.replicas, config.ray_address) == ("ray", 3, "ray://head:10001")
+    assert (config.store, config.milvus_uri) == ("milvus", "http://milvus:19530")
+    assert config.milvus_token == "root:Milvus"
+    assert "Milvus" not in repr(config)  # the token never reaches a log line
+
+
+def test_the_milvus_token_has_no_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build(["--store", "milvus", "--milvus-uri", "m.db", "--milvus-token", "root:Milvus"])
+    assert "--milvus-token" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (["--encoder", "remote"], "encoder must be local or ray"),
+        (["--encoder", "ray", "--replicas", "0"], "replicas must be >= 1"),
+        (["--replicas", "2"], "need encoder=ray"),
+        (["--ray-address", "auto"], "need encoder=ray"),
+        (["--store", "qdrant"], "store must be faiss or milvus"),
+        (["--store", "milvus"], "needs milvus_uri"),
+        (["--milvus-uri", "m.db"], "need store=milvus"),
+    ],
+)
+def test_scale_out_settings_that_cannot_work_are_refused(flags: list[str], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        build(flags)
