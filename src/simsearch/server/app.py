@@ -24,8 +24,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from simsearch.config import ServerConfig
-from simsearch.encoder import load_encoder
+from simsearch.encoder import EncoderOptions, load_encoder
 from simsearch.engine import Engine
+from simsearch.engine.ports import Catalog, Encoder
 from simsearch.errors import UnavailableError
 from simsearch.index import FaissCatalog
 from simsearch.index.permissions import make_private_directory
@@ -111,26 +112,10 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
     A collection that cannot be opened is logged (one ERROR line naming it and the cause, by
     the catalog) and reported unavailable by List/Describe; the others are served. One bad
     collection never takes the service down."""
-    encoder = load_encoder(
-        config.model,
-        device=config.device,
-        max_length=config.max_length,
-        batch_size=config.batch_size,
-        dtype=config.dtype,
-        int8=config.int8,
-        threads=config.threads,
-        batch_tokens=config.batch_tokens,
-        batch_wait_ms=config.batch_wait_ms,
-        max_queue_depth=config.limits.max_queue_depth,
-        allow_download=config.allow_download,
-        on_batch=None if metrics is None else metrics.observe_batch,
-        engine=config.engine,
-        cache_dir=model_cache_dir(config),
-        int8_calibration=config.int8_calibration,
-    )
+    encoder = _load_encoder(config, metrics)
     if metrics is not None and isinstance(encoder, _QueueDepth):
         metrics.watch_queue_depth(lambda: encoder.queued)
-    catalog = FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
+    catalog = _open_catalog(config)
     names = catalog.names()
     unavailable = [name for name in names if not _opens(catalog, name)]
     if unavailable:
@@ -143,7 +128,40 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
     return Engine(encoder, catalog, config.limits, owns_encoder=True)
 
 
-def _opens(catalog: FaissCatalog, name: str) -> bool:
+def _load_encoder(config: ServerConfig, metrics: Metrics | None) -> Encoder:
+    """The model in this process, or replicas of it on Ray Serve (``encoder=ray``; the extra
+    ``simsearch[ray]``, imported only then). Replicas report batches to their own process, so
+    ``metrics`` sees batches of the local encoder only."""
+    options = EncoderOptions(
+        model=config.model,
+        device=config.device,
+        max_length=config.max_length,
+        batch_size=config.batch_size,
+        dtype=config.dtype,
+        int8=config.int8,
+        threads=config.threads,
+        batch_tokens=config.batch_tokens,
+        batch_wait_ms=config.batch_wait_ms,
+        max_queue_depth=config.limits.max_queue_depth,
+        allow_download=config.allow_download,
+        engine=config.engine,
+        cache_dir=model_cache_dir(config).resolve(),  # replicas run in other directories
+        int8_calibration=config.int8_calibration,
+    )
+    if config.encoder == "ray":
+        from simsearch.encoder.ray_serve import load_ray_encoder
+
+        return load_ray_encoder(options, address=config.ray_address, replicas=config.replicas)
+    return load_encoder(
+        **options.as_kwargs(), on_batch=None if metrics is None else metrics.observe_batch
+    )
+
+
+def _open_catalog(config: ServerConfig) -> Catalog:
+    return FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
+
+
+def _opens(catalog: Catalog, name: str) -> bool:
     """Open (and check) one collection; False if it is unavailable (the catalog logs why)."""
     try:
         catalog.open(name)

@@ -1,0 +1,1 @@
+"""Encoder replicas on Ray Serve (``simsearch serve --encoder ray``) on a real local cluster."""
