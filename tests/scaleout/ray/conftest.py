@@ -1,7 +1,6 @@
 """One real Ray cluster for the session, and two gRPC front-ends over the tiny BERT.
 
-- ``ray_cluster``: ``ray start --head`` on 127.0.0.1 (``support.ray_cluster``), 4 logical
-  CPUs, the path of its token in this process's environment so that the encoder connects.
+- ``ray_cluster`` (``tests/scaleout/conftest.py``): the session's real Ray cluster.
 - ``ray_front``: the real server with ``encoder="ray"`` and 2 replicas on that cluster, float32
   torch (exact), and the Serve application its replicas belong to.
 - ``local_front``: the same server with the model in-process: the reference every RPC through
@@ -20,7 +19,7 @@ import pytest
 from simsearch.client import Client
 from simsearch.config import ServerConfig
 from simsearch.server import RunningServer, build_engine, create_server
-from support.ray_cluster import RayCluster, start_ray_cluster
+from support.ray_cluster import RayCluster
 
 REPLICAS = 2
 
@@ -32,25 +31,6 @@ class Front:
     server: RunningServer
     client: Client
     app: str = ""
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
-    cluster = start_ray_cluster(num_cpus=4)
-    # The token's path only: the Ray encoder turns token mode on when it connects, which
-    # also works when Ray was imported (and its settings read) before this fixture ran.
-    token = {"RAY_AUTH_TOKEN_PATH": cluster.environment["RAY_AUTH_TOKEN_PATH"]}
-    saved = {name: os.environ.get(name) for name in token}
-    os.environ.update(token)
-    try:
-        yield cluster
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        cluster.stop()
 
 
 def _config(model_dir: Path, data_dir: Path, **settings: object) -> ServerConfig:
@@ -113,10 +93,3 @@ def local_front(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     yield Front(running, client)
     client.close()
     running.stop(grace=1.0)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Ray Serve's own pydantic models warn on import; nothing here can change them.
-    config.addinivalue_line(
-        "filterwarnings", "ignore:Using extra keyword arguments on `Field`:DeprecationWarning"
-    )
