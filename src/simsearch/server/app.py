@@ -158,6 +158,12 @@ def _load_encoder(config: ServerConfig, metrics: Metrics | None) -> Encoder:
 
 
 def _open_catalog(config: ServerConfig) -> Catalog:
+    """Collections in the data directory (FAISS + SQLite), or in Milvus (``store=milvus``; the
+    extra ``simsearch[milvus]``, imported only then)."""
+    if config.store == "milvus":
+        from simsearch.index.milvus import MilvusCatalog
+
+        return MilvusCatalog(config.milvus_uri, token=config.milvus_token)
     return FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
 
 

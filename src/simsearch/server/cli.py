@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from simsearch.config import add_arguments, config_from_args
 from simsearch.errors import SimsearchError
@@ -40,7 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        lock = lock_data_dir(config.data_dir)
+        # Milvus is shared by every front-end: only the data directory of FAISS collections is
+        # one server's alone.
+        lock: AbstractContextManager[object] = (
+            lock_data_dir(config.data_dir) if config.store == "faiss" else nullcontext()
+        )
         logger.info("loading model %s", config.model)
         metrics = Metrics()
         engine = build_engine(config, metrics)
