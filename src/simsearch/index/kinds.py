@@ -141,6 +141,7 @@ from typing import Any
 import faiss
 
 from simsearch.errors import InvalidArgumentError, quoted
+from simsearch.index.search_params import check_search_params
 from simsearch.types import SearchParams
 
 __all__ = [
@@ -240,19 +241,7 @@ class IndexKind:
     def check(self, params: SearchParams | None) -> None:
         """InvalidArgumentError for request parameters that are never valid for this kind;
         parameters that do not apply to it are ignored."""
-        if params is None:
-            return
-        for name in ("ef_search", "nprobe"):
-            value = getattr(params, name)
-            if value is not None and (not _is_int(value) or value <= 0):
-                raise InvalidArgumentError(
-                    f"params.{name} must be a positive integer, got {value!r}"
-                )
-        if self.nlist and params.nprobe is not None and params.nprobe > self.nlist:
-            raise InvalidArgumentError(
-                f"params.nprobe is {params.nprobe} but index {self.text!r} has {self.nlist} "
-                f"lists; nprobe={self.nlist} searches them all"
-            )
+        check_search_params(params, self.text, self.nlist)
 
     def build(self) -> Any:
         """A new empty index that takes labels (``add_with_ids``), parameters applied."""
@@ -501,10 +490,6 @@ def _graph(core: Any) -> Any:
 def _is_digits(text: str) -> bool:
     """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` then refuses."""
     return re.fullmatch(r"[0-9]+", text) is not None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _core(index: Any) -> Any:

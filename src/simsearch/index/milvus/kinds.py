@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simsearch.errors import InvalidArgumentError, quoted
+from simsearch.index.search_params import check_search_params
 from simsearch.types import SearchParams
 
 __all__ = ["DEFAULT_K_FACTOR", "MilvusKind", "supported"]
@@ -109,19 +110,7 @@ class MilvusKind:
     def check(self, params: SearchParams | None) -> None:
         """InvalidArgumentError for request parameters never valid for this kind (as FAISS's
         backend: non-positive values, nprobe above nlist); others are ignored."""
-        if params is None:
-            return
-        for name in ("ef_search", "nprobe"):
-            value = getattr(params, name)
-            if value is not None and (not _is_int(value) or value <= 0):
-                raise InvalidArgumentError(
-                    f"params.{name} must be a positive integer, got {value!r}"
-                )
-        if self.nlist and params.nprobe is not None and params.nprobe > self.nlist:
-            raise InvalidArgumentError(
-                f"params.nprobe is {params.nprobe} but index {self.text!r} has {self.nlist} "
-                f"lists; nprobe={self.nlist} searches them all"
-            )
+        check_search_params(params, self.text, self.nlist)
 
     def search_params(self, params: SearchParams | None, limit: int) -> dict[str, Any]:
         """Milvus search parameters for ``limit`` candidates (metric IP)."""
@@ -225,7 +214,3 @@ def _unsupported(text: str, why: str, lite: bool) -> InvalidArgumentError:
         f"index {quoted(text)} cannot be built on {backend} ({why}); it supports "
         f"{supported(lite=lite)}"
     )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
