@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from together import in_threads
+from together import encode_in_threads
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -532,35 +532,11 @@ def _grpc(
 
         def run(task: tuple[str, list[str], int, int] = task) -> Result:
             with counter.counting() as stamp:
-                seconds, vectors = pool.apply(_client_process, task)
+                seconds, vectors = pool.apply(encode_in_threads, task)
                 return stamp(Result(seconds, vectors))
 
         rows.append(Row(f"gRPC {label} {clients}x{batch}", run, quality))
     return rows
-
-
-def _client_process(
-    address: str, sentences: list[str], clients: int, batch: int
-) -> tuple[float, FloatArray]:
-    """In the client process: ``clients`` threads, each its own channel, share the sentences
-    (thread t takes batches t, t + clients, ...); returns seconds and the vectors in order."""
-    from simsearch.client import Client
-
-    batches = [(i, sentences[i : i + batch]) for i in range(0, len(sentences), batch)]
-    connections = [Client(address, timeout=600) for _ in range(clients)]
-    for connection in connections:  # connect and warm up before the clock starts
-        warm = connection.encode(sentences[:batch], pooling="pooler").embeddings
-    vectors = np.zeros((len(sentences), warm.shape[1]), dtype=np.float32)
-
-    def work(t: int) -> None:
-        for first, texts in batches[t::clients]:
-            embeddings = connections[t].encode(texts, pooling="pooler").embeddings
-            vectors[first : first + len(texts)] = embeddings
-
-    seconds = in_threads(clients, work)
-    for connection in connections:
-        connection.close()
-    return seconds, vectors
 
 
 # -- sentence-transformers --------------------------------------------------------------------

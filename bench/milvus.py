@@ -6,9 +6,10 @@ Run from the repository root::
     .venv/bin/python bench/milvus.py --quick         # 10k documents, 30 queries, ~4 min
     .venv/bin/python bench/milvus.py --milvus-uri http://127.0.0.1:19530   # an existing server
 
-Every store gets the same documents: random L2-normalised float32 vectors of the bundled
-model's dimension (384; random vectors have no neighbourhood structure, which makes ANN recall
-look worse than on real embeddings, for every store alike), short texts and a metadata field
+Every store gets the same documents: L2-normalised float32 vectors of the bundled model's
+dimension (384) drawn from ``bench/search.py``'s seeded two-level Gaussian mixture (uniformly
+random vectors have no neighbourhoods, which makes every ANN index look broken), short texts
+and a metadata field
 ``group`` (10 values). They are written through the ``Collection`` protocol in upserts of 256
 (the engine's default batch), timed as documents/s. Then, through the same protocol, single
 queries with k=10: latency p50/p99 unfiltered and filtered on ``group`` (a tenth matches), and
@@ -40,6 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 from common import percentile, print_table  # noqa: E402  (bench/ is the script's folder)
+from search import mixture  # noqa: E402  (the same data as bench/search.py)
 
 # This file is named like the ``milvus`` package (the server binaries that
 # tests/support/milvus_server.py runs): take bench/ off the path so that import finds the package.
@@ -84,9 +86,7 @@ def main() -> None:
         f"{platform.node()}: {os.cpu_count()} cores, {args.docs:,} documents, d={DIMENSION}, "
         f"server time tick {args.time_tick_ms} ms"
     )
-    rng = np.random.default_rng(2026)
-    vectors = _unit(rng.normal(size=(args.docs, DIMENSION)))
-    queries = _unit(rng.normal(size=(args.queries, DIMENSION)))
+    vectors, queries = mixture(args.docs, args.queries, seed=2026)
     docs = [Document(f"doc-{i}", f"document {i}", {"group": i % GROUPS}) for i in range(args.docs)]
     exact = _exact(vectors, queries, None)
     exact_filtered = _exact(vectors, queries, np.arange(args.docs) % GROUPS == 3)
@@ -234,11 +234,6 @@ def _exact(vectors: np.ndarray, queries: np.ndarray, mask: np.ndarray | None) ->
         scores[:, ~mask] = -np.inf
     top = np.argsort(-scores, axis=1, kind="stable")[:, :K]
     return [[f"doc-{i}" for i in row] for row in top]
-
-
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    matrix = matrix.astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
 def _rss(pid: int | None) -> int:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from together import in_threads
+from together import encode_in_threads
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for row in rows[shift:] + rows[:shift]:
                 name, clients = row
                 task = (addresses[name], sentences, clients, BATCH)
-                seconds, vectors[row] = pool.apply(_client_process, task)
+                seconds, vectors[row] = pool.apply(encode_in_threads, task)
                 best[row] = min(best.get(row, float("inf")), seconds)
                 print(f"round {round_ + 1}: {name} {clients}x{BATCH}: {seconds:.2f} s", flush=True)
     _report(rows, best, vectors, len(sentences), args, threads)
@@ -131,29 +131,6 @@ def _report(
         ["contender", "clients", "sentences/s", "x in-process", "max |diff|"],
         table,
     )
-
-
-def _client_process(
-    address: str, sentences: list[str], clients: int, batch: int
-) -> tuple[float, FloatArray]:
-    """In the client process: ``clients`` threads, each its own channel, share the sentences
-    (thread t takes batches t, t + clients, ...); returns seconds and the vectors in order."""
-    from simsearch.client import Client
-
-    batches = [(i, sentences[i : i + batch]) for i in range(0, len(sentences), batch)]
-    connections = [Client(address, timeout=600) for _ in range(clients)]
-    for connection in connections:  # connect and warm up before the clock starts
-        warm = connection.encode(sentences[:batch]).embeddings
-    result = np.zeros((len(sentences), warm.shape[1]), dtype=np.float32)
-
-    def work(t: int) -> None:
-        for first, texts in batches[t::clients]:
-            result[first : first + len(texts)] = connections[t].encode(texts).embeddings
-
-    seconds = in_threads(clients, work)
-    for connection in connections:
-        connection.close()
-    return seconds, result
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
