@@ -35,10 +35,3 @@ def ray_cluster() -> Iterator[RayCluster]:
             else:
                 os.environ[name] = value
         cluster.stop()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Ray Serve's own pydantic models warn on import; nothing here can change them.
-    config.addinivalue_line(
-        "filterwarnings", "ignore:Using extra keyword arguments on `Field`:DeprecationWarning"
-    )

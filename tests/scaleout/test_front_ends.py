@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import simsearch
 from simsearch.client import Client
 from simsearch.errors import NotFoundError
+from support.ports import free_port
 from support.ray_cluster import RayCluster
 
 HOST = "127.0.0.1"
@@ -55,14 +55,8 @@ class FrontEnd:
             return self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(name: str, tmp: Path, model_dir: Path, cluster: RayCluster, milvus_uri: str) -> FrontEnd:
-    port = _free_port()
+    port = free_port()
     argv = [
         *(sys.executable, "-m", "simsearch.cli", "serve", "--host", HOST, "--port", str(port)),
         *("--model", str(model_dir), "--data-dir", str(tmp / name)),

@@ -47,7 +47,6 @@ import fcntl
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from support.ports import free_ports
 
 __all__ = [
     "MilvusServer",
@@ -142,7 +143,7 @@ def start_milvus(
     data_dir.mkdir(parents=True, exist_ok=True)
     binary = _link_binaries(data_dir)
     names = (*_PORT_OPTIONS, "metrics", "etcd_peer")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     _write_config(data_dir, ports, time_tick_ms, fast_load)
     env = {
         **os.environ,
@@ -270,20 +271,6 @@ def _tail(server: MilvusServer, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n" + "\n".join(text)
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports the kernel just handed out on 127.0.0.1, all distinct (held open together)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _link_binaries(data_dir: Path) -> Path:

@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.ports import free_ports
 
 __all__ = ["RayCluster", "ray_cluster", "start_ray_cluster"]
 
@@ -65,7 +66,7 @@ def start_ray_cluster(*, num_cpus: int = 4, timeout_s: float = 120.0) -> RayClus
     few are enough even on 2 cores); wait until it runs. RuntimeError with its log if not."""
     temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: socket paths
     log = temp_dir / "start.log"
-    ports = _free_ports(8 + _WORKER_PORTS)
+    ports = free_ports(8 + _WORKER_PORTS)
     gcs, client, manager, objects, metrics, agent, agent_grpc, runtime_env = ports[:8]
     command = [
         str(Path(sys.executable).with_name("ray")),
@@ -118,17 +119,3 @@ def ray_cluster(*, num_cpus: int = 4) -> Iterator[RayCluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on 127.0.0.1 now (held open together, so distinct)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
