@@ -31,3 +31,5 @@ def test_info_text_says_where_the_model_runs_and_where_collections_live() -> Non
     remote = ModelInfo("m", "f", 8, 64, 100, encoder="ray", replicas=3)
     scaled = fields(ServerInfo(remote, [Pooling.CLS], Limits(), "9.9", store="milvus"))
     assert (scaled["encoder"], scaled["store"]) == ("ray (3 replicas)", "milvus")
+    one = ModelInfo("m", "f", 8, 64, 100, encoder="ray", replicas=1)
+    assert fields(ServerInfo(one, [Pooling.CLS], Limits(), "9.9"))["encoder"] == "ray (1 replica)"

@@ -72,7 +72,7 @@ def server_info_text(info: ServerInfo) -> str:
                 "encoder",
                 model.encoder
                 if model.encoder == "local"
-                else f"{model.encoder} ({model.replicas} replicas)",
+                else f"{model.encoder} ({model.replicas} replica{'s' * (model.replicas != 1)})",
             ),
             ("store", info.store),
             ("precision", model.precision),

@@ -12,8 +12,9 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Iterator
 from concurrent import futures
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -27,7 +28,7 @@ from simsearch.config import ServerConfig
 from simsearch.encoder import EncoderOptions, load_encoder
 from simsearch.engine import Engine
 from simsearch.engine.ports import Catalog, Encoder
-from simsearch.errors import UnavailableError
+from simsearch.errors import FailedPreconditionError, UnavailableError
 from simsearch.index import FaissCatalog
 from simsearch.index.permissions import make_private_directory
 from simsearch.server.decoding import DecodeRequests
@@ -149,8 +150,8 @@ def _load_encoder(config: ServerConfig, metrics: Metrics | None) -> Encoder:
         int8_calibration=config.int8_calibration,
     )
     if config.encoder == "ray":
-        from simsearch.encoder.ray_serve import load_ray_encoder
-
+        with _extra("ray", "--encoder ray"):
+            from simsearch.encoder.ray_serve import load_ray_encoder
         return load_ray_encoder(options, address=config.ray_address, replicas=config.replicas)
     return load_encoder(
         **options.as_kwargs(), on_batch=None if metrics is None else metrics.observe_batch
@@ -161,10 +162,22 @@ def _open_catalog(config: ServerConfig) -> Catalog:
     """Collections in the data directory (FAISS + SQLite), or in Milvus (``store=milvus``; the
     extra ``simsearch[milvus]``, imported only then)."""
     if config.store == "milvus":
-        from simsearch.index.milvus import MilvusCatalog
-
+        with _extra("milvus", "--store milvus"):
+            from simsearch.index.milvus import MilvusCatalog
         return MilvusCatalog(config.milvus_uri, token=config.milvus_token)
     return FaissCatalog(config.data_dir, checkpoint_every=config.checkpoint_every)
+
+
+@contextmanager
+def _extra(extra: str, setting: str) -> Iterator[None]:
+    """An optional extra's import failing says which extra the setting needs."""
+    try:
+        yield
+    except ImportError as exc:
+        raise FailedPreconditionError(
+            f"{setting} needs the extra simsearch[{extra}]: pip install 'simsearch[{extra}]' "
+            f"({exc})"
+        ) from exc
 
 
 def _opens(catalog: Catalog, name: str) -> bool:

@@ -56,13 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.info("access: %s", security.describe())
     model = engine.model
     logger.info(
-        "model %s (fingerprint %s, dimension %d, max length %d) on %s; data in %s",
+        "model %s (fingerprint %s, dimension %d, max length %d) on %s; collections in %s",
         model.name,
         model.fingerprint,
         model.hidden_size,
         model.max_length,
-        model.device,
-        config.data_dir,
+        model.device if config.encoder == "local" else f"{model.replicas} Ray Serve replica(s)",
+        config.data_dir if config.store == "faiss" else f"Milvus at {config.milvus_uri}",
     )
     with lock:
         serve(running)
