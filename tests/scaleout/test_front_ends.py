@@ -155,6 +155,31 @@ def test_an_acknowledged_write_is_what_the_other_front_end_reads_next(
         first.describe_collection("shared.notes")
 
 
+def test_streams_reranking_and_vector_queries_work_across_front_ends(
+    front_ends: tuple[FrontEnd, FrontEnd],
+) -> None:
+    first, second = (front.client for front in front_ends)
+    first.create_collection("shared.bulk", pooling="mean")
+    many = [{"id": f"d{i}", "text": f"document number {i} about cats"} for i in range(300)]
+    assert first.upsert_stream("shared.bulk", DOCS + many, batch_size=64).upserted == 303
+    assert second.describe_collection("shared.bulk").count == 303
+
+    # MaxSim on Milvus encodes the candidates (it stores no token matrices): the same scores
+    # as the Rerank RPC over the same ids, through the other front-end.
+    hits = second.search("shared.bulk", "a cat on a mat", k=2, rerank=True, depth=10)[0]
+    assert hits[0].id == "cat"
+    ranked = first.rerank("shared.bulk", [("a cat on a mat", [hit.id for hit in hits])])[0]
+    assert [hit.id for hit in ranked] == [hit.id for hit in hits]
+    np.testing.assert_allclose(
+        [hit.maxsim_score for hit in ranked], [hit.maxsim_score for hit in hits], atol=1e-5
+    )
+
+    # A stored vector as the query finds its own document first.
+    vector = second.get_embeddings("shared.bulk", ["stocks"])
+    assert first.search("shared.bulk", vector, k=1)[0][0].id == "stocks"
+    second.drop_collection("shared.bulk")
+
+
 def test_one_front_end_stopping_leaves_the_other_serving(
     front_ends: tuple[FrontEnd, FrontEnd],
 ) -> None:
