@@ -23,7 +23,7 @@ from simsearch.types import Pooling
 from support.ray_cluster import RayCluster
 
 from .conftest import REPLICAS, Front
-from .test_ray_front import TEXTS, TOLERANCE
+from .texts import TEXTS, TOLERANCE
 
 RECOVERY_S = 90.0  # Serve notices the death and starts a replica (loaded 2-core CI: slow)
 # ~0.1 s of work per call on the tiny model: calls are in flight on every replica at any time.
@@ -93,19 +93,26 @@ def test_expired_deadline_is_deadline_exceeded(ray_front: Front) -> None:
     assert ray_front.client.encode(TEXTS).embeddings.shape[0] == len(TEXTS)
 
 
+def _narrow(cluster: RayCluster, model_dir: Path, call_timeout_s: float = 300.0) -> RayEncoder:
+    """One replica taking one request at a time with a queue of one: easy to saturate. The
+    same settings join the same application (the call's time limit is the front's own)."""
+    return load_ray_encoder(
+        EncoderOptions(model=str(model_dir)),
+        address=cluster.address,
+        replicas=1,
+        replica_cpus=0.5,
+        max_ongoing_requests=1,
+        max_queued_requests=1,
+        call_timeout_s=call_timeout_s,
+    )
+
+
 @pytest.fixture(scope="module")
 def narrow_encoder(ray_cluster: RayCluster, tiny_model_dir: Path) -> Iterator[RayEncoder]:
     """One replica taking one request at a time with a queue of one: easy to saturate."""
     from ray import serve
 
-    encoder = load_ray_encoder(
-        EncoderOptions(model=str(tiny_model_dir)),
-        address=ray_cluster.address,
-        replicas=1,
-        replica_cpus=0.5,
-        max_ongoing_requests=1,
-        max_queued_requests=1,
-    )
+    encoder = _narrow(ray_cluster, tiny_model_dir)
     yield encoder
     serve.delete(encoder.app_name)
     encoder.close()
@@ -115,14 +122,7 @@ def test_a_second_front_end_joins_the_running_replicas(
     narrow_encoder: RayEncoder, ray_cluster: RayCluster, tiny_model_dir: Path
 ) -> None:
     before = narrow_encoder.describe_replica().pid
-    second = load_ray_encoder(
-        EncoderOptions(model=str(tiny_model_dir)),
-        address=ray_cluster.address,
-        replicas=1,
-        replica_cpus=0.5,
-        max_ongoing_requests=1,
-        max_queued_requests=1,
-    )
+    second = _narrow(ray_cluster, tiny_model_dir)
     try:
         assert second.app_name == narrow_encoder.app_name
         assert second.describe_replica().pid == before  # not redeployed
@@ -161,15 +161,7 @@ def test_back_pressure_is_resource_exhausted(narrow_encoder: RayEncoder) -> None
 def test_call_over_its_time_limit_is_deadline_exceeded(
     narrow_encoder: RayEncoder, ray_cluster: RayCluster, tiny_model_dir: Path
 ) -> None:
-    hurried = load_ray_encoder(
-        EncoderOptions(model=str(tiny_model_dir)),
-        address=ray_cluster.address,
-        replicas=1,
-        replica_cpus=0.5,
-        max_ongoing_requests=1,
-        max_queued_requests=1,
-        call_timeout_s=1e-4,
-    )
+    hurried = _narrow(ray_cluster, tiny_model_dir, call_timeout_s=1e-4)
     try:
         with pytest.raises(DeadlineExceededError):
             hurried.encode(TEXTS * 64, Pooling.MEAN, normalize=True, truncate=False)

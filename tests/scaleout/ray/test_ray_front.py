@@ -11,15 +11,7 @@ import pytest
 from simsearch.errors import InvalidArgumentError
 
 from .conftest import REPLICAS, Front
-
-TEXTS = [
-    "The cat sat on the mat.",
-    "A dog runs in the park",
-    "short",
-    "Replicas on Ray Serve encode the same vectors as the model in this process.",
-]
-PAIRS = [("the cat sat", "a cat was sitting"), ("weather today", "stock prices fell")]
-TOLERANCE = 1e-5
+from .texts import PAIRS, TEXTS, TOLERANCE
 
 
 def test_info_reports_ray_and_its_replicas(ray_front: Front, local_front: Front) -> None:
