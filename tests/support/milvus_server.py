@@ -82,6 +82,7 @@ FAST_LOAD = {  # queryCoord settings (ms) of ``fast_load``
     "leaderViewUpdateInterval": 1,
     "UpdateNextTargetInterval": 1,
 }
+ROOT_TOKEN = "root:Milvus"  # Milvus' first user and its password, when authorization is on
 _PORT_OPTIONS = (
     "etcd_port",
     "root_coord_port",
@@ -131,6 +132,7 @@ def start_milvus(
     start_timeout: float = START_TIMEOUT_S,
     time_tick_ms: int = 200,
     fast_load: bool = False,
+    authorization: bool = False,
 ) -> MilvusServer:
     """Start a server with its data in ``data_dir`` and wait until it answers.
 
@@ -138,13 +140,14 @@ def start_milvus(
     time that Strong reads wait for advances, so about the price of each Strong read.
     fast_load: the query coordinator checks every 100 ms instead of every 0.5-1 s
     (``FAST_LOAD``): loading a new collection takes 0.6-1.6 s instead of 2.4-3 s (measured by
-    the contract suite's author); a test setting."""
+    the contract suite's author); a test setting. authorization: clients must sign in (Milvus'
+    first user is ``root`` with the password ``Milvus``)."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     binary = _link_binaries(data_dir)
     names = (*_PORT_OPTIONS, "metrics", "etcd_peer")
     ports = dict(zip(names, free_ports(len(names)), strict=True))
-    _write_config(data_dir, ports, time_tick_ms, fast_load)
+    _write_config(data_dir, ports, time_tick_ms, fast_load, authorization)
     env = {
         **os.environ,
         "DEPLOY_MODE": "STANDALONE",
@@ -166,7 +169,7 @@ def start_milvus(
     uri = f"http://127.0.0.1:{ports['proxy_port']}"
     server = MilvusServer(uri=uri, pid=process.pid, data_dir=data_dir, process=process)
     try:
-        _wait_until_answering(server, start_timeout)
+        _wait_until_answering(server, start_timeout, ROOT_TOKEN if authorization else "")
     except BaseException:
         server.stop()
         raise
@@ -174,7 +177,7 @@ def start_milvus(
 
 
 def _write_config(
-    data_dir: Path, ports: dict[str, int], time_tick_ms: int, fast_load: bool
+    data_dir: Path, ports: dict[str, int], time_tick_ms: int, fast_load: bool, authorization: bool
 ) -> None:
     """``configs/milvus.yaml`` from the package's template, every port ours, and the embedded
     etcd's own peer and client URLs (etcd's defaults, 2379/2380, are fixed: a second server
@@ -184,6 +187,7 @@ def _write_config(
     config = milvus.MilvusServerConfig(data_dir=str(data_dir))
     for option in _PORT_OPTIONS:
         config.set(option, ports[option])
+    config.set("authorization_enabled", authorization)
     config.resolve()
     config.write_config()
     etcd = data_dir / "configs" / "etcd.yaml"
@@ -239,7 +243,7 @@ def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield uri
 
 
-def _wait_until_answering(server: MilvusServer, timeout: float) -> None:
+def _wait_until_answering(server: MilvusServer, timeout: float, token: str = "") -> None:
     from pymilvus import MilvusClient
 
     deadline = time.monotonic() + timeout
@@ -250,7 +254,7 @@ def _wait_until_answering(server: MilvusServer, timeout: float) -> None:
                 f"milvus-server exited ({server.process.returncode}){_tail(server)}"
             )
         try:
-            client = MilvusClient(uri=server.uri, timeout=5)
+            client = MilvusClient(uri=server.uri, token=token, timeout=5)
             try:
                 client.list_collections()
                 return

@@ -97,7 +97,11 @@ class MilvusCatalog:
         self._lock = threading.Lock()
         self._collections: dict[str, MilvusCollection] = {}
         self._closed = False
-        with milvus_call(f"connect to Milvus at {uri}"):
+        # pymilvus says the same for a server that is down and for credentials it refuses.
+        signed = (
+            "with the credentials of SIMSEARCH_MILVUS_TOKEN" if token else "without credentials"
+        )
+        with milvus_call(f"be reached at {uri} {signed} (is it up? are they right?)"):
             self._client = MilvusClient(uri=uri, token=token, timeout=timeout)
 
     def create(self, spec: CollectionSpec) -> MilvusCollection:
