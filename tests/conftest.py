@@ -19,11 +19,22 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
+from support.folders import FOLDER_MARKERS  # noqa: E402  (tests/ is on the path from here)
+
 if TYPE_CHECKING:
     from simsearch.encoder import BertEncoder
 
 
 MODEL_CACHE_ENV = "SIMSEARCH_MODEL_CACHE_DIR"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's name, so ``pytest -m unit`` (or ``-m "not scaleout"``)
+    picks a folder's tests wherever they are run from."""
+    for item in items:
+        parts = Path(str(item.path)).relative_to(_TESTS).parts
+        if len(parts) > 1 and parts[0] in FOLDER_MARKERS:
+            item.add_marker(parts[0])
 
 
 @pytest.fixture(scope="session", autouse=True)
