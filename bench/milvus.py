@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/milvus.py                 # 100k documents, HNSW32 and flat
     .venv/bin/python bench/milvus.py --quick         # 10k documents, 30 queries, ~4 min
     .venv/bin/python bench/milvus.py --milvus-uri http://127.0.0.1:19530   # an existing server
+    .venv/bin/python bench/milvus.py --quick --compare-ef 16   # filtered ef floor against ef 16
 
 Every store gets the same documents: L2-normalised float32 vectors of the bundled model's
 dimension (384) drawn from ``bench/search.py``'s seeded two-level Gaussian mixture (uniformly
@@ -51,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from simsearch.engine.ports import Collection  # noqa: E402
 from simsearch.index import FaissCatalog  # noqa: E402
 from simsearch.index.milvus import MilvusCatalog  # noqa: E402
-from simsearch.types import CollectionSpec, Document, Pooling  # noqa: E402
+from simsearch.types import CollectionSpec, Document, Pooling, SearchParams  # noqa: E402
 
 DIMENSION = 384
 K = 10
@@ -72,6 +73,13 @@ def main() -> None:
     )
     parser.add_argument("--index", action="append", help="index kinds (default HNSW32, flat)")
     parser.add_argument("--milvus-uri", default="", help="an existing server instead of one")
+    parser.add_argument(
+        "--compare-ef",
+        type=int,
+        default=0,
+        help="also search the server collection with this request ef (e.g. 16: the default "
+        "before filtered HNSW searches got kinds.FILTERED_EF_FLOOR), alternated with the rest",
+    )
     parser.add_argument(
         "--time-tick-ms",
         type=int,
@@ -97,6 +105,7 @@ def main() -> None:
         for kind in kinds:
             _bench_kind(
                 args.lite_queries,
+                args.compare_ef,
                 kind,
                 uri,
                 pid,
@@ -112,6 +121,7 @@ def main() -> None:
 
 def _bench_kind(
     lite_queries: int,
+    compare_ef: int,
     kind: str,
     uri: str,
     pid: int | None,
@@ -145,10 +155,15 @@ def _bench_kind(
         rows[store] = {"docs/s": len(docs) / (time.perf_counter() - started)}
     stores["server Bounded"] = bounded_catalog.open(name)
     rows["server Bounded"] = {"docs/s": float("nan")}
+    params: dict[str, SearchParams] = {}
+    if compare_ef:
+        label = f"server Strong ef={compare_ef}"
+        stores[label], params[label] = stores["server Strong"], SearchParams(ef_search=compare_ef)
+        rows[label] = {"docs/s": float("nan")}
     _wait_indexed(server_catalog, name, len(docs))
     rss_after, disk_after = _rss(pid), _disk(data_dir)
     for filtered, truth in ((False, exact), (True, exact_filtered)):
-        _search(stores, rows, queries, truth, filtered, lite_queries)
+        _search(stores, params, rows, queries, truth, filtered, lite_queries)
     header = ["store", "upsert docs/s"]
     for label in ("unfiltered", "filtered"):
         header += [f"{label} p50 ms", f"{label} p99 ms", f"{label} recall@10"]
@@ -168,6 +183,7 @@ def _bench_kind(
 
 def _search(
     stores: dict[str, Collection],
+    params: dict[str, SearchParams],
     rows: dict[str, dict[str, float]],
     queries: np.ndarray,
     truth: list[list[str]],
@@ -175,7 +191,7 @@ def _search(
     lite_queries: int,
 ) -> None:
     """Latency p50/p99 and recall@10 of single queries into ``rows``, stores in turn
-    (milvus-lite only for the first ``lite_queries``)."""
+    (milvus-lite only for the first ``lite_queries``), with the request ``params`` of a store."""
     times: dict[str, list[float]] = {store: [] for store in stores}
     recalls: dict[str, list[float]] = {store: [] for store in stores}
     for row, query in enumerate(queries):
@@ -183,7 +199,8 @@ def _search(
             if store == "milvus-lite" and row >= lite_queries:
                 continue
             started = time.perf_counter()
-            hits = collection.search(query[None], K, {"group": 3} if filtered else None)[0]
+            wanted = {"group": 3} if filtered else None
+            hits = collection.search(query[None], K, wanted, params.get(store))[0]
             times[store].append(time.perf_counter() - started)
             recalls[store].append(len({hit.id for hit in hits} & set(truth[row])) / K)
     label = "filtered" if filtered else "unfiltered"

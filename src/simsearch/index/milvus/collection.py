@@ -18,8 +18,9 @@ to be visible (flushing seals segments and is Milvus' own business). A write lar
 transactions, so a failure part-way leaves the earlier parts written (the error says so through
 the engine's committed count only for whole batches; a retry of the same upsert is idempotent).
 
-Search: Milvus searches with the pushed-down part of a filter (``expressions``); every hit is
-re-checked with simsearch's exact rules, lossy kinds (IVF_SQ8, IVF_PQ) are rescored with the
+Search: Milvus searches with the pushed-down part of a filter (``expressions``; HNSW then at a
+wider default ef, ``kinds.FILTERED_EF_FLOOR``, as its filtered graph walk misses matches); every
+hit is re-checked with simsearch's exact rules, lossy kinds (IVF_SQ8, IVF_PQ) are rescored with the
 stored vectors (``k_factor`` candidates per hit), and hits are sorted by descending score, ties
 to the lower ``seq`` (the older write, as FAISS gives ties to the older label). When the
 re-check dropped hits, or a tie may continue past the last candidate, the query is asked again
@@ -286,7 +287,7 @@ class MilvusCollection:
                 limit=limit,
                 filter=expression,
                 output_fields=fields,
-                search_params=self._kind.search_params(params, limit),
+                search_params=self._kind.search_params(params, limit, filtered=bool(expression)),
                 anns_field=EMBEDDING,
                 consistency_level=self._consistency,
                 timeout=self._timeout,
