@@ -47,7 +47,7 @@ class RayCluster:
     log: Path
     environment: dict[str, str]
 
-    def stop(self, drain_s: float = 5.0) -> None:
+    def stop(self, drain_s: float = 2.0) -> None:
         """End the head and every process it started (its process group). Idempotent."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
