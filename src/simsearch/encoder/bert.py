@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from simsearch.callers import caller_gone
 from simsearch.encoder.engines import EngineOptions, start_engine
 from simsearch.encoder.fingerprint import model_fingerprint
@@ -35,10 +33,16 @@ from simsearch.encoder.loading import (
     resolve_model,
 )
 from simsearch.encoder.scheduler import BatchObserver, BatchScheduler, SchedulerSettings
-from simsearch.encoder.tokenization import Tokenized, tokenize
+from simsearch.encoder.tokenization import (
+    Admit,
+    Tokenized,
+    admit_tokens,
+    token_embeddings,
+    token_strings,
+    tokenize,
+)
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import (
-    FloatArray,
     ModelInfo,
     Pooling,
     SentenceEmbeddings,
@@ -49,8 +53,6 @@ from simsearch.types import (
 __all__ = ["BertEncoder", "load_encoder"]
 
 ShouldDrop = Callable[[], bool]
-# The engine's ``ports.Admit``, spelled here too: the encoder does not import the engine.
-Admit = Callable[[Sequence[TokenEmbeddings]], None]
 
 
 def load_encoder(
@@ -245,7 +247,7 @@ class BertEncoder:
         result = self._scheduler.run(
             Job(items, None, False, tokens=True), should_drop or caller_gone.get()
         )
-        return _token_embeddings(items, strings, result.hidden)
+        return token_embeddings(items, strings, result.hidden)
 
     def encode_with_tokens(
         self,
@@ -264,7 +266,7 @@ class BertEncoder:
             Job(items, pooling, True, tokens=True), should_drop or caller_gone.get()
         )
         embeddings = SentenceEmbeddings(result.embeddings, _truncated(items))
-        return embeddings, _token_embeddings(items, strings, result.hidden)
+        return embeddings, token_embeddings(items, strings, result.hidden)
 
     def _check_pooling(self, pooling: Pooling | str) -> Pooling:
         try:
@@ -292,31 +294,10 @@ class BertEncoder:
 
         The token strings are made here once and kept for the answer."""
         items = self._tokenize(inputs, truncate)
-        strings = [
-            tuple(self._tokenizer.convert_ids_to_tokens(item.input_ids.tolist())) for item in items
-        ]
+        strings = token_strings(self._tokenizer, items)
         if admit is not None:
-            columnless = [np.empty((len(item), 0), np.float32) for item in items]
-            admit(_token_embeddings(items, strings, columnless))
+            admit_tokens(items, strings, admit)
         return items, strings
-
-
-def _token_embeddings(
-    items: Sequence[Tokenized], strings: Sequence[tuple[str, ...]], hidden: Sequence[FloatArray]
-) -> list[TokenEmbeddings]:
-    """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens."""
-    return [
-        TokenEmbeddings(
-            embeddings=rows,
-            tokens=tokens,
-            token_ids=item.input_ids,
-            offsets=item.offsets,
-            special_mask=item.special_mask,
-            segment_ids=item.token_type_ids,
-            truncated=item.truncated,
-        )
-        for item, tokens, rows in zip(items, strings, hidden, strict=True)
-    ]
 
 
 def _truncated(items: Sequence[Tokenized]) -> tuple[int, ...]:

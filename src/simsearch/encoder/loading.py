@@ -80,20 +80,33 @@ def _bundled_model_path() -> str:
 
 def load_pretrained(source: ModelSource, *, allow_download: bool) -> LoadedModel:
     """Load the fast tokenizer and the base model; ``ModelLoadError`` says what was tried."""
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
-    options = {"local_files_only": not allow_download}
+    tokenizer = load_tokenizer(source, allow_download=allow_download)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, use_fast=True, **options)
         model, report = AutoModel.from_pretrained(
-            source.location, output_loading_info=True, **options
+            source.location, output_loading_info=True, local_files_only=not allow_download
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(_load_failure(source, allow_download, exc)) from exc
+    _drop_untrained_pooler(source, model, set(report.get("missing_keys", ())))
+    model.eval()
+    return LoadedModel(source.name, tokenizer, model)
+
+
+def load_tokenizer(source: ModelSource, *, allow_download: bool) -> Any:
+    """The fast tokenizer alone (a Ray front-end checks token calls with it, no weights);
+    ``ModelLoadError`` says what was tried."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source.location, use_fast=True, local_files_only=not allow_download
         )
     except (OSError, ValueError) as exc:
         raise ModelLoadError(_load_failure(source, allow_download, exc)) from exc
     _require_fast(source, tokenizer)
-    _drop_untrained_pooler(source, model, set(report.get("missing_keys", ())))
-    model.eval()
-    return LoadedModel(source.name, tokenizer, model)
+    return tokenizer
 
 
 def _load_failure(source: ModelSource, allow_download: bool, exc: Exception) -> str:

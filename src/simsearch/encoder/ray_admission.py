@@ -10,19 +10,15 @@ replica tokenizes again when it encodes: tokenizing is a small share of a token 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from simsearch.encoder.loading import ModelLoadError, resolve_model
+from simsearch.encoder.loading import ModelLoadError, load_tokenizer, resolve_model
 from simsearch.encoder.options import EncoderOptions
-from simsearch.encoder.tokenization import tokenize
-from simsearch.types import TextInput, TokenEmbeddings
+from simsearch.encoder.tokenization import Admit, admit_tokens, token_strings, tokenize
+from simsearch.types import TextInput
 
-__all__ = ["Admission", "load_admission"]
-
-Admit = Callable[[Sequence[TokenEmbeddings]], None]
+__all__ = ["Admission", "Admit", "load_admission"]
 
 
 class Admission:
@@ -36,37 +32,19 @@ class Admission:
         """Raise what tokenizing (an over-long input without ``truncate``) or ``admit``
         raises; return when the call may go to the replicas."""
         items = tokenize(self._tokenizer, inputs, max_length=self._max_length, truncate=truncate)
-        admit(
-            [
-                TokenEmbeddings(
-                    embeddings=np.empty((len(item), 0), np.float32),
-                    tokens=tuple(self._tokenizer.convert_ids_to_tokens(item.input_ids.tolist())),
-                    token_ids=item.input_ids,
-                    offsets=item.offsets,
-                    special_mask=item.special_mask,
-                    segment_ids=item.token_type_ids,
-                    truncated=item.truncated,
-                )
-                for item in items
-            ]
-        )
+        admit_tokens(items, token_strings(self._tokenizer, items), admit)
 
 
 def load_admission(options: EncoderOptions, max_length: int) -> Admission:
     """The tokenizer of ``options.model`` (fast, local files unless downloads are allowed)
     with the replicas' ``max_length``; ``ModelLoadError`` when it cannot be loaded here."""
-    from transformers import AutoTokenizer
-
-    source = resolve_model(options.model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            source.location, use_fast=True, local_files_only=not options.allow_download
+        tokenizer = load_tokenizer(
+            resolve_model(options.model), allow_download=options.allow_download
         )
-    except (OSError, ValueError) as exc:
+    except ModelLoadError as exc:
         raise ModelLoadError(
-            f"the front-end needs the tokenizer of {source.name!r} (to check token calls "
-            f"before they reach the replicas) and could not load it: {exc}"
+            f"the front-end needs the model's tokenizer (to check token calls before they "
+            f"reach the replicas): {exc}"
         ) from exc
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelLoadError(f"model {source.name!r} has no fast tokenizer")
     return Admission(tokenizer, max_length)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +24,19 @@ from tokenizers import Encoding
 from tokenizers import Tokenizer as Backend
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.types import BoolArray, IntArray, TextInput
+from simsearch.types import BoolArray, FloatArray, IntArray, TextInput, TokenEmbeddings
 
-__all__ = ["Tokenized", "check_inputs", "tokenize"]
+__all__ = [
+    "Tokenized",
+    "admit_tokens",
+    "check_inputs",
+    "token_embeddings",
+    "token_strings",
+    "tokenize",
+]
+
+# The engine's ``ports.Admit``, spelled here too: the encoder does not import the engine.
+Admit = Callable[[Sequence[TokenEmbeddings]], None]
 
 
 @dataclass(frozen=True)
@@ -219,3 +229,35 @@ def _tokenized(encoded: Any, row: int, truncated: bool) -> Tokenized:
         special_mask=np.asarray(encoded["special_tokens_mask"][row], dtype=np.bool_),
         truncated=truncated,
     )
+
+
+def token_strings(tokenizer: Any, items: Sequence[Tokenized]) -> list[tuple[str, ...]]:
+    """Each input's tokens as strings, made once per call and kept for the answer."""
+    return [tuple(tokenizer.convert_ids_to_tokens(item.input_ids.tolist())) for item in items]
+
+
+def token_embeddings(
+    items: Sequence[Tokenized], strings: Sequence[tuple[str, ...]], hidden: Sequence[FloatArray]
+) -> list[TokenEmbeddings]:
+    """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens."""
+    return [
+        TokenEmbeddings(
+            embeddings=rows,
+            tokens=tokens,
+            token_ids=item.input_ids,
+            offsets=item.offsets,
+            special_mask=item.special_mask,
+            segment_ids=item.token_type_ids,
+            truncated=item.truncated,
+        )
+        for item, tokens, rows in zip(items, strings, hidden, strict=True)
+    ]
+
+
+def admit_tokens(
+    items: Sequence[Tokenized], strings: Sequence[tuple[str, ...]], admit: Admit
+) -> None:
+    """Show ``admit`` every input's tokens before any model work: the answer's fields, with
+    zero embedding columns. What it raises fails the call there."""
+    columnless = [np.empty((len(item), 0), np.float32) for item in items]
+    admit(token_embeddings(items, strings, columnless))
