@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scaleout.milvus.helpers import make_spec, unique_name
+from simsearch.index.filters import matches
 from simsearch.index.milvus import MilvusCatalog
-from simsearch.index.milvus.expressions import id_in, matches, pushdown, quote_string
+from simsearch.index.milvus.expressions import id_in, pushdown, quote_string
 from simsearch.index.milvus.names import to_milvus
 from simsearch.types import Document
 

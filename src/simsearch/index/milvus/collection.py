@@ -48,9 +48,9 @@ from simsearch.errors import (
     UnavailableError,
 )
 from simsearch.index import records
-from simsearch.index.filters import filter_sql
+from simsearch.index.filters import filter_sql, matches
 from simsearch.index.milvus import limits
-from simsearch.index.milvus.expressions import id_in, matches, pushdown
+from simsearch.index.milvus.expressions import id_in, pushdown
 from simsearch.index.milvus.failures import NOT_LOADED, code_of, milvus_call
 from simsearch.index.milvus.kinds import MilvusKind
 from simsearch.index.milvus.schema import EMBEDDING, ID, METADATA, SEQ, TEXT, Record

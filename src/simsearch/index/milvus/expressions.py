@@ -19,10 +19,10 @@ other, measured:
   of printable ASCII without ``"`` and ``\\`` are pushed down.
 - integers beyond int64 are not pushed down (both parse JSON numbers as int64 or double).
 
-So every hit is re-checked by :func:`matches`, with simsearch's rules: every key present at the
-top level with an equal scalar; strings by value; numbers numerically (``1 == 1.0``);
-booleans only booleans; ``None`` only null (a missing key is not null). The collection asks for
-more candidates when the re-check drops some (``collection``).
+So every hit is re-checked by ``index.filters.matches``, with simsearch's rules: every key
+present at the top level with an equal scalar; strings by value; numbers numerically
+(``1 == 1.0``); booleans only booleans; ``None`` only null (a missing key is not null). The
+collection asks for more candidates when the re-check drops some (``collection``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["FIELD", "id_in", "matches", "pushdown", "quote_string"]
+__all__ = ["FIELD", "id_in", "pushdown", "quote_string"]
 
 FIELD = "metadata"  # the JSON field documents' metadata live in
 _INT64 = 2**63 - 1
@@ -56,35 +56,13 @@ def id_in(field: str, ids: Iterable[str]) -> str | None:
 def pushdown(filter: Mapping[str, Any]) -> str:
     """An expression every matching document satisfies (the conditions Milvus evaluates the
     way simsearch does, or more loosely), joined by ``and``; "" when none can be pushed down.
-    The caller re-checks hits with :func:`matches`."""
+    The caller re-checks hits with ``index.filters.matches``."""
     conditions = [
         condition
         for condition in (_condition(key, value) for key, value in filter.items())
         if condition is not None
     ]
     return " and ".join(conditions)
-
-
-def matches(metadata: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
-    """Whether ``metadata`` matches ``filter`` under simsearch's equality rules."""
-    return all(key in metadata and _equal(metadata[key], value) for key, value in filter.items())
-
-
-def _equal(stored: Any, wanted: Any) -> bool:
-    if wanted is None:
-        return stored is None
-    if isinstance(wanted, bool) or isinstance(stored, bool):
-        return isinstance(wanted, bool) and isinstance(stored, bool) and stored == wanted
-    if isinstance(wanted, (int, float)):
-        return isinstance(stored, (int, float)) and _number(stored) == _number(wanted)
-    if isinstance(wanted, str):
-        return isinstance(stored, str) and stored == wanted
-    return False
-
-
-def _number(value: int | float) -> int | float:
-    """As SQLite reads a JSON number: an integer beyond int64 is a double."""
-    return float(value) if isinstance(value, int) and abs(value) > _INT64 else value
 
 
 def _condition(key: Any, value: Any) -> str | None:
