@@ -169,6 +169,8 @@ class TokenEmbeddings:
     special_mask: ``(n_tokens,) bool``, True for special tokens.
     segment_ids: ``(n_tokens,) int64``, 0 for segment A, 1 for segment B of a pair.
     truncated: whether the input was cut to the model's maximum length.
+    unknown_tokens: how many tokens are the tokenizer's unknown token (``[UNK]``): text the
+        model's vocabulary cannot represent, e.g. another script than the model was trained on.
     """
 
     embeddings: FloatArray
@@ -178,6 +180,7 @@ class TokenEmbeddings:
     special_mask: BoolArray
     segment_ids: IntArray
     truncated: bool = False
+    unknown_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,10 @@ def test_batch_mixes_texts_and_pairs_in_input_order(tiny_encoder: BertEncoder) -
         ("[CLS]", "我", "是", "[SEP]"),
         ("[CLS]", "the", "cat", "[SEP]", "the", "dog", "[SEP]"),
     ]
+
+
+def test_unknown_tokens_are_counted(tiny_encoder: BertEncoder) -> None:
+    # The tiny vocabulary has no Greek: each word is one [UNK], and the count says so.
+    known, unknown = tiny_encoder.encode_tokens(["hello world", "hello αβγ δεζ"], truncate=False)
+    assert known.unknown_tokens == 0
+    assert unknown.unknown_tokens == unknown.tokens.count("[UNK]") == 2

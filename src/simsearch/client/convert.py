@@ -277,6 +277,7 @@ def token_embeddings(message: pb.TokenEmbeddings) -> TokenEmbeddings:
         special_mask=np.asarray(message.special, dtype=np.bool_),
         segment_ids=np.asarray(message.segments, dtype=np.int64),
         truncated=message.truncated,
+        unknown_tokens=message.unknown_tokens,
     )
 
 

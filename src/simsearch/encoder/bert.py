@@ -247,7 +247,7 @@ class BertEncoder:
         result = self._scheduler.run(
             Job(items, None, False, tokens=True), should_drop or caller_gone.get()
         )
-        return token_embeddings(items, strings, result.hidden)
+        return token_embeddings(items, strings, result.hidden, self._tokenizer.unk_token_id)
 
     def encode_with_tokens(
         self,
@@ -266,7 +266,9 @@ class BertEncoder:
             Job(items, pooling, True, tokens=True), should_drop or caller_gone.get()
         )
         embeddings = SentenceEmbeddings(result.embeddings, _truncated(items))
-        return embeddings, token_embeddings(items, strings, result.hidden)
+        return embeddings, token_embeddings(
+            items, strings, result.hidden, self._tokenizer.unk_token_id
+        )
 
     def _check_pooling(self, pooling: Pooling | str) -> Pooling:
         try:

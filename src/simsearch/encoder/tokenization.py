@@ -237,9 +237,13 @@ def token_strings(tokenizer: Any, items: Sequence[Tokenized]) -> list[tuple[str,
 
 
 def token_embeddings(
-    items: Sequence[Tokenized], strings: Sequence[tuple[str, ...]], hidden: Sequence[FloatArray]
+    items: Sequence[Tokenized],
+    strings: Sequence[tuple[str, ...]],
+    hidden: Sequence[FloatArray],
+    unknown_id: int | None = None,
 ) -> list[TokenEmbeddings]:
-    """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens."""
+    """Each input's token rows (``hidden[i]``: ``(n_tokens_i, d)``) with its tokens;
+    ``unknown_id`` (the tokenizer's unknown token) is counted in ``unknown_tokens``."""
     return [
         TokenEmbeddings(
             embeddings=rows,
@@ -249,9 +253,14 @@ def token_embeddings(
             special_mask=item.special_mask,
             segment_ids=item.token_type_ids,
             truncated=item.truncated,
+            unknown_tokens=_count(item.input_ids, unknown_id),
         )
         for item, tokens, rows in zip(items, strings, hidden, strict=True)
     ]
+
+
+def _count(token_ids: IntArray, wanted: int | None) -> int:
+    return 0 if wanted is None else int(np.count_nonzero(token_ids == wanted))
 
 
 def admit_tokens(

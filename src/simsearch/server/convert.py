@@ -213,6 +213,7 @@ def tokens_to_wire(item: TokenEmbeddings) -> pb.TokenEmbeddings:
         special=item.special_mask.tolist(),
         segments=item.segment_ids.tolist(),
         truncated=item.truncated,
+        unknown_tokens=item.unknown_tokens,
     )
 
 

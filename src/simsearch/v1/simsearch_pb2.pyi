@@ -444,7 +444,12 @@ class TokenEmbeddings(_message.Message):
     SPECIAL_FIELD_NUMBER: _builtins.int
     SEGMENTS_FIELD_NUMBER: _builtins.int
     TRUNCATED_FIELD_NUMBER: _builtins.int
+    UNKNOWN_TOKENS_FIELD_NUMBER: _builtins.int
     truncated: _builtins.bool
+    unknown_tokens: _builtins.int
+    """How many tokens are the tokenizer's unknown token ([UNK]): text the model's vocabulary
+    cannot represent (e.g. Chinese for an English-only model), embedded as one vector each.
+    """
     @_builtins.property
     def embeddings(self) -> _tensor_pb2.Tensor:
         """(n_tokens, d) float32, not normalised"""
@@ -484,10 +489,11 @@ class TokenEmbeddings(_message.Message):
         special: _abc.Iterable[_builtins.bool] | None = ...,
         segments: _abc.Iterable[_builtins.int] | None = ...,
         truncated: _builtins.bool = ...,
+        unknown_tokens: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings", "ends", b"ends", "segments", b"segments", "special", b"special", "starts", b"starts", "token_ids", b"token_ids", "tokens", b"tokens", "truncated", b"truncated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings", "ends", b"ends", "segments", b"segments", "special", b"special", "starts", b"starts", "token_ids", b"token_ids", "tokens", b"tokens", "truncated", b"truncated", "unknown_tokens", b"unknown_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1090,6 +1096,57 @@ class DeleteRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteRequest: _TypeAlias = DeleteRequest  # noqa: Y015
+
+@_typing.final
+class ExportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_FIELD_NUMBER: _builtins.int
+    AFTER_ID_FIELD_NUMBER: _builtins.int
+    CHUNK_SIZE_FIELD_NUMBER: _builtins.int
+    collection: _builtins.str
+    after_id: _builtins.str
+    """Only documents whose id sorts after this one (Unicode code point order); empty: from the
+    first. Pass the last id received to resume.
+    """
+    chunk_size: _builtins.int
+    """documents per message; 0 means 256; at most the server's max_batch"""
+    def __init__(
+        self,
+        *,
+        collection: _builtins.str = ...,
+        after_id: _builtins.str = ...,
+        chunk_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id", "chunk_size", b"chunk_size", "collection", b"collection"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportRequest: _TypeAlias = ExportRequest  # noqa: Y015
+
+@_typing.final
+class ExportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedCompositeFieldContainer[Global___Document]:
+        """in id order"""
+
+    def __init__(
+        self,
+        *,
+        documents: _abc.Iterable[Global___Document] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["documents", b"documents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportResponse: _TypeAlias = ExportResponse  # noqa: Y015
 
 @_typing.final
 class DeleteResponse(_message.Message):

@@ -118,6 +118,11 @@ class SimSearchStub:
                 request_serializer=simsearch_dot_v1_dot_simsearch__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.Export = channel.unary_stream(
+                '/simsearch.v1.SimSearch/Export',
+                request_serializer=simsearch_dot_v1_dot_simsearch__pb2.ExportRequest.SerializeToString,
+                response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.ExportResponse.FromString,
+                _registered_method=True)
         self.Search = channel.unary_unary(
                 '/simsearch.v1.SimSearch/Search',
                 request_serializer=simsearch_dot_v1_dot_simsearch__pb2.SearchRequest.SerializeToString,
@@ -240,6 +245,15 @@ class SimSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Export(self, request, context):
+        """Every document of a collection (id, text, metadata), in id order, a chunk per message.
+        Works on a collection built with another model than the one loaded, so its documents can
+        be read back and upserted again; after_id resumes an export that was cut short.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Search(self, request, context):
         """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim.
         """
@@ -316,6 +330,11 @@ def add_SimSearchServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.DeleteRequest.FromString,
                     response_serializer=simsearch_dot_v1_dot_simsearch__pb2.DeleteResponse.SerializeToString,
+            ),
+            'Export': grpc.unary_stream_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.ExportRequest.FromString,
+                    response_serializer=simsearch_dot_v1_dot_simsearch__pb2.ExportResponse.SerializeToString,
             ),
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
@@ -676,6 +695,33 @@ class SimSearch:
             '/simsearch.v1.SimSearch/Delete',
             simsearch_dot_v1_dot_simsearch__pb2.DeleteRequest.SerializeToString,
             simsearch_dot_v1_dot_simsearch__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/simsearch.v1.SimSearch/Export',
+            simsearch_dot_v1_dot_simsearch__pb2.ExportRequest.SerializeToString,
+            simsearch_dot_v1_dot_simsearch__pb2.ExportResponse.FromString,
             options,
             channel_credentials,
             insecure,

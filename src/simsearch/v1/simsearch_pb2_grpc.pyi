@@ -82,6 +82,11 @@ class SimSearchStub:
     """Documents by id. NOT_FOUND names the ids that do not exist."""
     Delete: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.DeleteRequest, _simsearch_pb2.DeleteResponse]
     """Remove documents by id; unknown ids are ignored. They leave results at once."""
+    Export: _grpc.UnaryStreamMultiCallable[_simsearch_pb2.ExportRequest, _simsearch_pb2.ExportResponse]
+    """Every document of a collection (id, text, metadata), in id order, a chunk per message.
+    Works on a collection built with another model than the one loaded, so its documents can
+    be read back and upserted again; after_id resumes an export that was cut short.
+    """
     Search: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.SearchRequest, _simsearch_pb2.SearchResponse]
     """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
     Rerank: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.RerankRequest, _simsearch_pb2.RerankResponse]
@@ -141,6 +146,11 @@ class SimSearchAsyncStub(SimSearchStub):
     """Documents by id. NOT_FOUND names the ids that do not exist."""
     Delete: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.DeleteRequest, _simsearch_pb2.DeleteResponse]  # type: ignore[assignment]
     """Remove documents by id; unknown ids are ignored. They leave results at once."""
+    Export: _aio.UnaryStreamMultiCallable[_simsearch_pb2.ExportRequest, _simsearch_pb2.ExportResponse]  # type: ignore[assignment]
+    """Every document of a collection (id, text, metadata), in id order, a chunk per message.
+    Works on a collection built with another model than the one loaded, so its documents can
+    be read back and upserted again; after_id resumes an export that was cut short.
+    """
     Search: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.SearchRequest, _simsearch_pb2.SearchResponse]  # type: ignore[assignment]
     """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
     Rerank: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.RerankRequest, _simsearch_pb2.RerankResponse]  # type: ignore[assignment]
@@ -269,6 +279,17 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_simsearch_pb2.DeleteResponse, _abc.Awaitable[_simsearch_pb2.DeleteResponse]]:
         """Remove documents by id; unknown ids are ignored. They leave results at once."""
+
+    @_abc_1.abstractmethod
+    def Export(
+        self,
+        request: _simsearch_pb2.ExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_simsearch_pb2.ExportResponse], _abc.AsyncIterator[_simsearch_pb2.ExportResponse]]:
+        """Every document of a collection (id, text, metadata), in id order, a chunk per message.
+        Works on a collection built with another model than the one loaded, so its documents can
+        be read back and upserted again; after_id resumes an export that was cut short.
+        """
 
     @_abc_1.abstractmethod
     def Search(
