@@ -1,7 +1,13 @@
 """Exact search under concurrency: p50 / p99 latency of 1 and 8 concurrent single-query
 searchers of a flat collection of 100k documents, k=10, with concurrent searches (shared lock,
-gathered into one FAISS call: the default) and, as the reference in the same run, the
-behaviour before them (one search at a time, each alone: ``concurrent_search=False``).
+gathered into one FAISS call: the default) and, as references in the same run, the behaviours
+before (``--modes``, default all):
+
+- serialized: one search at a time, each alone (``concurrent_search=False``);
+- blas8: gathered, but BLAS only from 8 queries (session 4's threshold: batches of 3-7 took
+  the sequential kernel, one read of the vectors per query);
+- omp2: gathered, every FAISS call on FAISS's own OpenMP threads (2 here) instead of one;
+- now: what simsearch does.
 
 Two parts, each alternating the two behaviours:
 
@@ -19,6 +25,7 @@ Two parts, each alternating the two behaviours:
     .venv/bin/python bench/concurrency.py --quick      # 10k, 3 s per row, 1 round
     .venv/bin/python bench/concurrency.py --part index # only the in-process part
     .venv/bin/python bench/concurrency.py --part grpc --data-dir DIR   # keep / reuse the data
+    .venv/bin/python bench/concurrency.py --modes blas8,now            # only these behaviours
 
 Timing is noisy when other processes share the cores: compare rows of one run.
 """
@@ -36,21 +43,48 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 from common import load_sts, percentile, print_table, sts_sentences
 from end_to_end import run_clients
 from search import mixture
 
 from simsearch.client import Client
-from simsearch.index import FaissCatalog, FaissCollection
+from simsearch.index import FaissCatalog, FaissCollection, vectors
 from simsearch.types import Document, FloatArray
 
 K = 10
 COLLECTION = "stsb"
-MODES = {"serialized (before)": False, "concurrent + gathered": True}
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A behaviour: searches concurrent and gathered, or one at a time; FAISS's BLAS threshold
+    (None: simsearch's ``vectors.BLAS_THRESHOLD``); gathered and small batches on one OpenMP
+    thread (simsearch's rule, ``vectors.SMALL_BATCH``) or every call on FAISS's own threads."""
+
+    name: str
+    concurrent: bool = True
+    blas_threshold: int | None = None
+    one_thread: bool = True
+
+    def apply(self) -> None:
+        """Set this behaviour's FAISS settings in this process (a benchmark's switch)."""
+        faiss.cvar.distance_compute_blas_threshold = self.blas_threshold or BLAS_THRESHOLD
+        vectors.SMALL_BATCH = SMALL_BATCH if self.one_thread else 0
+
+
+BLAS_THRESHOLD, SMALL_BATCH = vectors.BLAS_THRESHOLD, vectors.SMALL_BATCH
+MODES = {
+    "serialized": Mode("serialized (before)", concurrent=False),
+    "blas8": Mode("gathered, BLAS from 8 queries (before)", blas_threshold=8 * 384),
+    "omp2": Mode("gathered, FAISS's OpenMP threads", one_thread=False),
+    "now": Mode("gathered, BLAS from 3 queries (now)"),
+}
 SEARCHERS = (1, 8)
 
 
@@ -84,13 +118,14 @@ def index_part(data_dir: Path, args: argparse.Namespace) -> None:
     rows: list[list[Any]] = []
     for round in range(args.rounds):
         for searchers in SEARCHERS:
-            modes = list(MODES.items())
-            for mode, concurrent in modes[:: 1 if round % 2 == 0 else -1]:  # alternate first
-                catalog = FaissCatalog(data_dir, concurrent_search=concurrent)
+            for mode in args.modes[:: 1 if round % 2 == 0 else -1]:  # alternate the first
+                mode.apply()
+                catalog = FaissCatalog(data_dir, concurrent_search=mode.concurrent)
                 collection = catalog.open(COLLECTION)
                 latencies = _searchers(collection, queries, searchers, args.seconds)
-                rows.append(_row(mode, searchers, latencies, args.seconds))
+                rows.append(_row(mode.name, searchers, latencies, args.seconds))
                 catalog.close()
+    MODES["now"].apply()
     print_table(
         "Index only: FaissCollection.search of one vector, in this process",
         ["behaviour", "searchers", "searches/s", "p50 ms", "p99 ms"],
@@ -143,12 +178,12 @@ def grpc_part(data_dir: Path, args: argparse.Namespace) -> None:
         return client.encode(queries[i % len(queries)])
 
     for _ in range(args.rounds):
-        for mode, concurrent in MODES.items():
-            with _server(data_dir, concurrent=concurrent) as address:
+        for mode in args.modes:
+            with _server(data_dir, mode) as address:
                 for clients in SEARCHERS:
                     _, latencies = run_clients(address, clients, args.seconds, search)
-                    rows.append(_row(f"Search: {mode}", clients, latencies, args.seconds))
-                if concurrent:
+                    rows.append(_row(f"Search: {mode.name}", clients, latencies, args.seconds))
+                if mode == args.modes[-1]:
                     _, latencies = run_clients(address, 8, args.seconds, encode)
                     rows.append(
                         _row("Encode 1 text (the model's share)", 8, latencies, args.seconds)
@@ -164,7 +199,7 @@ def _build_collection(data_dir: Path, args: argparse.Namespace) -> None:
     """The collection: distinct STS-B sentences embedded by the server, repeated to
     ``args.documents`` and written with the index layer while no server runs."""
     started = time.perf_counter()
-    with _server(data_dir, concurrent=True) as address, Client(address, timeout=None) as client:
+    with _server(data_dir, MODES["now"]) as address, Client(address, timeout=None) as client:
         texts = sts_sentences()[: args.documents]
         vectors = np.concatenate(
             [
@@ -187,16 +222,16 @@ def _build_collection(data_dir: Path, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def _server(data_dir: Path, *, concurrent: bool) -> Iterator[str]:
+def _server(data_dir: Path, mode: Mode) -> Iterator[str]:
     """``simsearch serve`` over ``data_dir`` in a child process (this script with ``--serve``),
-    searching one at a time unless ``concurrent``; yields its address once it answers."""
+    searching as ``mode`` says; yields its address once it answers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, __file__, "--serve", "concurrent" if concurrent else "serialized"]
-    command += ["--", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--data-dir", str(data_dir)]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    key = next(key for key, known in MODES.items() if known == mode)
+    command = [sys.executable, __file__, "--serve", key]
+    command += ["--port", str(port), "--data-dir", str(data_dir)]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # its errors show
     address = f"127.0.0.1:{port}"
     try:
         _wait_answering(address, child)
@@ -223,15 +258,26 @@ def _wait_answering(address: str, child: subprocess.Popen[bytes], limit: float =
     raise SystemExit(f"the server at {address} did not answer within {limit:.0f} s")
 
 
-def _serve(mode: str, argv: list[str]) -> int:
-    """The child: the ordinary server, its catalog built with ``concurrent_search`` per mode
-    (patched here, a benchmark's switch, not a server setting)."""
-    from simsearch.cli import main as simsearch_main
-    from simsearch.server import app
+def _serve(key: str, argv: list[str]) -> int:
+    """The child: the ordinary server (``--port P --data-dir DIR``), with the mode's FAISS
+    settings and its catalog built with ``concurrent_search`` per mode (patched here, a
+    benchmark's switch, not a server setting)."""
+    from simsearch.config import ServerConfig
+    from simsearch.server import app, build_engine, create_server, serve
 
-    if mode == "serialized":
-        app.FaissCatalog = functools.partial(FaissCatalog, concurrent_search=False)  # type: ignore[misc]
-    return simsearch_main(argv)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    mode = MODES[key]
+    mode.apply()
+    if not mode.concurrent:
+        app.FaissCatalog = functools.partial(FaissCatalog, concurrent_search=False)  # type: ignore[attr-defined,assignment]
+    config = ServerConfig(host="127.0.0.1", port=args.port, data_dir=args.data_dir)
+    engine = build_engine(config)
+    serve(create_server(config, engine))
+    engine.close()
+    return 0
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -276,7 +322,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--data-dir", type=Path, help="keep the gRPC part's collection here, reuse it if there"
     )
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"behaviours to compare, of {', '.join(MODES)}"
+    )
     args = parser.parse_args()
+    unknown = set(args.modes.split(",")) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
+    args.modes = [MODES[key] for key in args.modes.split(",")]
     if args.quick:
         args.documents, args.seconds, args.rounds = 10_000, 3.0, 1
     return args
@@ -284,5 +337,5 @@ def _arguments() -> argparse.Namespace:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--serve":
-        raise SystemExit(_serve(sys.argv[2], sys.argv[4:]))
+        raise SystemExit(_serve(sys.argv[2], sys.argv[3:]))
     main()

@@ -23,9 +23,10 @@ kept), because these machines are shared and their speed drifts:
 Columns: sentences/s; x naive; roofline: achieved FLOP/s (real tokens/s x FLOPs per token)
 over the best matmul measured in this run by any installed library (torch float32 and bf16,
 OpenVINO bf16; 2048^2); Spearman x 100 of STS-B cosines, pooler / mean (rows without a
-pooler print "-"); passes and padded tokens (rows x longest row) of the model per run, for
-rows that run simsearch's scheduler. Spearman comes from an untimed run with mean pooling
-where the timed run pooled otherwise.
+pooler print "-"); passes and padded tokens (rows x longest row; rows x width for the
+OpenVINO engine's packed rows) of the model per run, for rows that run simsearch's
+scheduler. Spearman comes from an untimed run with mean pooling where the timed run pooled
+otherwise.
 
 FLOPs per token, from the model config: each layer's Linear layers do 4 h^2 + 2 h i
 multiply-adds per token, 2 FLOPs each; attention adds 4 L h per token per layer (L the mean
@@ -398,9 +399,18 @@ def _plain_sorted_openvino(sentences: Sequence[str], compiled: Any) -> Row:
 # -- simsearch in this process ----------------------------------------------------------------
 
 
+def _computed_tokens(runner: Any, batch: Any) -> int:
+    if getattr(runner, "packs", False):
+        from simsearch.encoder.packing import packed_tokens
+
+        return packed_tokens(batch.lengths)
+    return int(batch.attention_mask.numel())
+
+
 class _PassCounter:
     """Counts model passes and padded tokens of every simsearch runner in this process (by
-    wrapping ``ModelRunner.forward``, as the tests do)."""
+    wrapping ``ModelRunner.forward``, as the tests do); a packing runner's passes count the
+    packed rows' tokens (rows x width), not the padded batch it was handed."""
 
     def __init__(self) -> None:
         from simsearch.encoder.runner import ModelRunner
@@ -410,7 +420,7 @@ class _PassCounter:
 
         def forward(runner: Any, batch: Any) -> Any:
             self.passes += 1
-            self.padded += int(batch.attention_mask.numel())
+            self.padded += _computed_tokens(runner, batch)
             return original(runner, batch)
 
         ModelRunner.forward = forward  # type: ignore[method-assign]
@@ -498,7 +508,11 @@ def _in_process(encoder: Any, sentences: Sequence[str], callers: int, batch: int
     info = encoder.info
     engine = getattr(info, "engine", "torch")
     name = f"encoder {engine} {info.precision} {callers}x{batch}"
-    return Row(name, run, quality, lambda: f"{encoder._scheduler.pass_tokens:.0f}")
+    # A packing runner's plan does not use the learned pass cost (docs/engines.md).
+    packs = getattr(encoder._scheduler._runner, "packs", False)
+    return Row(
+        name, run, quality, lambda: "packed" if packs else f"{encoder._scheduler.pass_tokens:.0f}"
+    )
 
 
 # -- over gRPC --------------------------------------------------------------------------------

@@ -15,18 +15,25 @@ Columns: sentences/s (median of the rounds), the ratio to ``gRPC 1 x 64``, the f
 made and their mean rows, and the CPU milliseconds spent per sentence by the server process and
 by the client process (the model's threads included: the whole process).
 
+``--before`` adds a row next to each ``x 1`` row: the same with the encoder's window rule of
+session 4 (a window was due once as many jobs were queued as the larger of the last two windows
+held, work that waited through a pass never waited again, and every submit woke the worker),
+patched in for that row only. Rows run in the opposite order every other round: the second of
+two like rows ran up to 20% slower on a loaded machine.
+
 ``--profile DIR`` then records the server and client processes with py-spy (it must be
 installed: ``.venv/bin/pip install py-spy``) while ``gRPC 32 x 1`` runs, and prints the
 functions where the most samples fall (``--gil``: only samples holding the GIL).
 
     .venv/bin/python bench/small_requests.py [--quick] [--rounds N] [--engine E]
-        [--batch-wait-ms MS] [--profile DIR [--gil]]
+        [--batch-wait-ms MS] [--before] [--profile DIR [--gil]]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import multiprocessing
 import os
 import shutil
@@ -87,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 flush=True,
             )
             subjects = _subjects(engine, pool, address, sentences, metrics)
+            if args.before:
+                subjects = _with_rows_before(subjects)
             for run in subjects.values():
                 run()  # warm-up: connections, allocator, first passes
             runs = _rounds(subjects, args.rounds)
@@ -106,6 +115,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=0, help="rounds (default 3, quick 2)")
     parser.add_argument("--engine", default="", help="server engine (default: its default)")
     parser.add_argument("--batch-wait-ms", type=float, default=None)
+    parser.add_argument("--before", action="store_true", help="rows with the old window rule")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy output folder")
     parser.add_argument("--gil", action="store_true", help="profile GIL holders only")
     parser.add_argument("--profile-seconds", type=float, default=20.0)
@@ -143,6 +153,54 @@ def _subjects(
         f"gRPC 1 x {CLIENT_BATCH}": over_grpc(1, CLIENT_BATCH),
         f"gRPC {CONCURRENT_CLIENTS} x 1": over_grpc(CONCURRENT_CLIENTS, 1),
     }
+
+
+def _with_rows_before(subjects: dict[str, Callable[[], Run]]) -> dict[str, Callable[[], Run]]:
+    """A row with the window rule before session 6 next to each ``x 1`` row."""
+    with_before: dict[str, Callable[[], Run]] = {}
+    for name, run in subjects.items():
+        if name.endswith(" x 1"):
+            with_before[f"{name} (rule before)"] = functools.partial(_rule_before, run)
+        with_before[name] = run
+    return with_before
+
+
+def _rule_before(run: Callable[[], Run]) -> Run:
+    """``run()`` with the scheduler's window rule of session 4 patched in (see the docstring)."""
+    from simsearch.encoder import scheduler
+
+    cls = scheduler.BatchScheduler
+    take, due, fill = cls._take_window, cls._due_by_count, cls._fill_delay
+    recent: dict[int, collections.deque[int]] = collections.defaultdict(
+        lambda: collections.deque(maxlen=2)
+    )
+
+    def take_before(self: Any) -> Any:
+        window = take(self)
+        recent[id(self)].append(len({id(row.pending) for row in window}))  # jobs per window
+        return window
+
+    def fill_before(self: Any) -> float | None:
+        if not self._queue:
+            return None
+        return scheduler.fill_delay(
+            now=time.monotonic(),
+            oldest=min(pending.enqueued_at for pending in self._queue),
+            queued_rows=self._queued_rows,
+            queued_jobs=len(self._queue),
+            expected_jobs=max(recent[id(self)], default=0),
+            batch_size=self._settings.batch_size,
+            wait_s=self._wait_s,
+            last_window_s=self._last_window_s,
+            last_window_end=0.0,  # the wait counted from the oldest job's arrival only
+        )
+
+    cls._take_window, cls._fill_delay = take_before, fill_before  # type: ignore[method-assign]
+    cls._due_by_count = lambda self: True  # type: ignore[method-assign]  # every submit woke it
+    try:
+        return run()
+    finally:
+        cls._take_window, cls._due_by_count, cls._fill_delay = take, due, fill  # type: ignore[method-assign]
 
 
 def _split(sentences: list[str], clients: int, batch: int) -> list[list[list[str]]]:
@@ -205,8 +263,9 @@ def _client_pid() -> int:
 def _rounds(subjects: dict[str, Callable[[], Run]], rounds: int) -> dict[str, list[Run]]:
     runs: dict[str, list[Run]] = {name: [] for name in subjects}
     for number in range(rounds):
-        for name, run in subjects.items():
-            runs[name].append(run())
+        names = list(subjects)
+        for name in names if number % 2 == 0 else reversed(names):  # no row always goes first
+            runs[name].append(subjects[name]())
         line = ", ".join(f"{name} {runs[name][-1].seconds:.2f}s" for name in subjects)
         print(f"round {number + 1}: {line}", flush=True)
     return runs

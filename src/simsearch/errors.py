@@ -1,7 +1,7 @@
 """The one exception tree of simsearch.
 
 Every error the service raises on purpose is a :class:`SimsearchError`. The server maps
-each class to one gRPC status code (``simsearch.server.status``) and the client maps the
+each class to one gRPC status code (``simsearch.wire.status``) and the client maps the
 code back to the same class, so callers catch the same exceptions in-process and remotely::
 
     SimsearchError
@@ -9,7 +9,8 @@ code back to the same class, so callers catch the same exceptions in-process and
     ├── NotFoundError             NOT_FOUND           unknown collection or document id
     ├── AlreadyExistsError        ALREADY_EXISTS      collection name taken
     ├── FailedPreconditionError   FAILED_PRECONDITION collection built by another model / pooling
-    ├── LimitExceededError        RESOURCE_EXHAUSTED  over a configured limit, or overloaded
+    ├── LimitExceededError        RESOURCE_EXHAUSTED  over a configured limit (not retried)
+    │   └── OverloadedError       RESOURCE_EXHAUSTED  busy right now (clients retry it)
     ├── UnauthenticatedError      UNAUTHENTICATED     no or unknown credentials
     ├── PermissionDeniedError     PERMISSION_DENIED   credentials lack the role
     ├── UnavailableError          UNAVAILABLE         not ready, shutting down, storage unusable
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidArgumentError",
     "LimitExceededError",
     "NotFoundError",
+    "OverloadedError",
     "PermissionDeniedError",
     "SimsearchError",
     "UnauthenticatedError",
@@ -71,6 +73,11 @@ class FailedPreconditionError(SimsearchError):
 
 class LimitExceededError(SimsearchError):
     """The request is over a configured limit, or the server is overloaded."""
+
+
+class OverloadedError(LimitExceededError):
+    """The server is busy right now (a full queue): the same request may succeed later, so
+    clients retry it with backoff, unlike a request over a configured limit."""
 
 
 class UnauthenticatedError(SimsearchError):

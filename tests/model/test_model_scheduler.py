@@ -23,7 +23,7 @@ from simsearch.encoder.scheduler import BatchScheduler, fill_delay
 from simsearch.errors import (
     DeadlineExceededError,
     InvalidArgumentError,
-    LimitExceededError,
+    OverloadedError,
     UnavailableError,
 )
 from simsearch.types import Pooling, TextInput
@@ -263,7 +263,7 @@ def test_queue_over_its_limit_refuses_at_once(
             encoder.encode, ["a", "b", "c"], Pooling.MEAN, normalize=True, truncate=False
         )
         _wait_until(lambda: encoder.queued == 3)
-        with pytest.raises(LimitExceededError, match=r"3 texts queued.*adds 2.*limit of 4"):
+        with pytest.raises(OverloadedError, match=r"3 texts queued.*adds 2.*limit of 4"):
             encoder.encode(["d", "e"], Pooling.MEAN, normalize=True, truncate=False)
         encoder.encode_tokens([], truncate=False)  # nothing to queue: always fine
         spy.hold.set()
@@ -508,6 +508,7 @@ def _delay(**changes: Any) -> float:
         "batch_size": 64,
         "wait_s": 0.002,
         "last_window_s": 0.0,
+        "last_window_end": 0.0,
     }
     state.update(changes)
     return fill_delay(**state)
@@ -515,7 +516,7 @@ def _delay(**changes: Any) -> float:
 
 def test_a_window_is_due_at_once_with_a_full_batch_or_everyone_back() -> None:
     assert _delay(queued_rows=64) == 0.0
-    assert _delay(queued_jobs=32) == 0.0  # every caller of the last windows is back
+    assert _delay(queued_jobs=32) == 0.0  # every caller expected back is back
     assert _delay(queued_jobs=1, expected_jobs=1) == 0.0  # a lone caller never waits
     assert _delay(queued_jobs=1, expected_jobs=0) == 0.0  # nothing to expect after idling
 
@@ -527,5 +528,62 @@ def test_a_window_waits_for_callers_still_coming_back_within_bounds() -> None:
     # ... or a quarter of the last window's run time, if longer ...
     assert _delay(last_window_s=0.040) == pytest.approx(0.010)
     assert _delay(last_window_s=0.004) == pytest.approx(0.002)
-    # ... and work that waited through the previous pass does not wait again.
+    # ... counted from the end of the last window for work that queued while it ran (the
+    # callers it answered are coming back to share the next pass) ...
+    ended = {"oldest": 9.960, "last_window_s": 0.040, "last_window_end": 10.0}
+    assert _delay(**ended) == pytest.approx(0.010)
+    assert _delay(**ended, now=10.004) == pytest.approx(0.006)
+    # ... and never longer.
+    assert _delay(**ended, now=10.011) == 0.0
     assert _delay(now=10.050, last_window_s=0.040) == 0.0
+
+
+def test_the_callers_expected_back_are_those_answered_and_those_waiting(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a window, the scheduler expects back the callers it answered plus those that
+    queued meanwhile: concurrent callers are expected together (so their next requests share
+    a pass), and a lone caller alone (so it never waits)."""
+    spy = Spy(monkeypatch)
+    encoder, pool, first = _held_encoder(tiny_model_dir, spy)
+    scheduler = encoder._scheduler
+    try:
+        queued = [pool.submit(_encode, encoder, [f"text {i}"]) for i in range(3)]
+        _wait_until(lambda: encoder.queued == 3)
+        spy.hold.set()
+        for future in [first, *queued]:
+            future.result()
+        _wait_until(lambda: scheduler._expected_jobs == 3)  # the three, answered together
+        _encode(encoder, ["alone"])
+        _wait_until(lambda: scheduler._expected_jobs == 1)
+    finally:
+        spy.hold.set()
+        pool.shutdown()
+        encoder.close()
+
+
+def test_the_submit_that_brings_every_expected_caller_back_wakes_the_worker(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Submits wake the worker only when a window may be due at once; the one that completes
+    the expected callers must, or the window would wait out its fill delay (here a minute)."""
+    encoder = load_encoder(str(tiny_model_dir), batch_size=8, batch_wait_ms=60_000.0)
+    spy = Spy(monkeypatch)
+    spy.pause()
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
+        first = pool.submit(_encode, encoder, ["first"])
+        spy.held.wait(timeout=10)
+        three = [pool.submit(_encode, encoder, [f"text {i}"]) for i in range(3)]
+        _wait_until(lambda: encoder.queued == 3)
+        spy.hold.set()
+        first.result(timeout=30)  # 4 callers expected back now: the first and the 3 queued
+        assert encoder.queued == 3  # waiting for the first's caller
+        fourth = pool.submit(_encode, encoder, ["the first caller again"])
+        for future in [*three, fourth]:
+            future.result(timeout=30)  # not the minute of the fill delay
+        assert spy.jobs_per_pass[-1] == 4  # the four shared one pass
+    finally:
+        spy.hold.set()
+        pool.shutdown()
+        encoder.close()

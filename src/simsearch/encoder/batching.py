@@ -8,6 +8,12 @@ Where to cut the sorted rows into batches trades padding against passes (each pa
 fixed cost, ``pass_tokens``; the scheduler learns it from timed passes, see
 ``encoder.pass_cost``): ``plan_batches`` picks the cheapest cut. It is a pure function of
 the lengths and the cost, so plans are testable without a clock.
+
+A runner that packs several texts per row (``ModelRunner.packs``, ``encoder.packing``)
+computes little padding whatever the lengths, so cutting for padding only adds passes: for it
+``plan_batches(..., packed=True)`` cuts the sorted rows only where a bound forces it, with
+``batch_tokens`` counting real tokens (what a packed pass computes, give or take a row's
+tail).
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ def plan_batches(
     batch_size: int,
     batch_tokens: int | None = None,
     pass_tokens: float = PASS_TOKENS,
+    *,
+    packed: bool = False,
 ) -> list[list[int]]:
     """Indices grouped into batches of similar length, shortest first, at the least cost.
 
@@ -62,12 +70,17 @@ def plan_batches(
     runs alone. Among such plans of the length-sorted rows cut into runs, it returns one that
     minimises the estimated time: padded tokens plus ``pass_tokens`` for each pass (dynamic
     programming over the cut points; ties go to fewer, larger batches).
+
+    ``packed``: the batches of a packing runner: each as full as ``batch_size`` rows and
+    ``batch_tokens`` real tokens allow (``pass_tokens`` is then moot).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if batch_tokens is not None and batch_tokens <= 0:
         raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    if packed:
+        return _fill_batches(order, lengths, batch_size, batch_tokens)
     widths = np.array([lengths[i] for i in order], dtype=np.int64)
     budget = batch_tokens if batch_tokens is not None else batch_size * max(widths, default=1)
     # cost[j]: least cost of the first j sorted rows; start[j]: where its last batch starts.
@@ -86,6 +99,26 @@ def plan_batches(
         batches.append(order[int(start[end]) : end])
         end = int(start[end])
     return batches[::-1]
+
+
+def _fill_batches(
+    order: Sequence[int], lengths: Sequence[int], batch_size: int, batch_tokens: int | None
+) -> list[list[int]]:
+    """``order`` cut into consecutive batches, each as full as the bounds allow (a row over
+    ``batch_tokens`` runs alone)."""
+    batches: list[list[int]] = []
+    tokens = 0
+    for i in order:
+        if (
+            not batches
+            or len(batches[-1]) >= batch_size
+            or (batch_tokens is not None and tokens + lengths[i] > batch_tokens)
+        ):
+            batches.append([])
+            tokens = 0
+        batches[-1].append(i)
+        tokens += lengths[i]
+    return batches
 
 
 def collate(rows: Sequence[Tokenized], pad_id: int) -> PaddedBatch:

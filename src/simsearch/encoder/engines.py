@@ -9,7 +9,8 @@ precision. Dynamic int8 (``int8``) is torch's, so auto keeps torch for it; stati
 
 Precision follows the hardware either way (``precision.choose_bf16``): bfloat16 where the CPU
 computes it natively unless float32 is asked for. Fingerprints: torch float32 / bfloat16 and
-OpenVINO float32 / bfloat16 all share the weights' fingerprint (their vectors agree with torch
+OpenVINO float32 / bfloat16 (packed for BERT: several texts per row,
+``encoder.packing``) all share the weights' fingerprint (their vectors agree with torch
 float32 within the tolerances in ``docs/engines.md``); torch dynamic int8 and OpenVINO static
 int8 each get their own (``fingerprint.variant_fingerprint``), the latter per calibration set.
 """
@@ -168,13 +169,18 @@ def _start_openvino(
     from simsearch.encoder.model_cache import ModelCache
     from simsearch.encoder.openvino_convert import OpenVinoVariant, openvino_model
     from simsearch.encoder.openvino_runner import OpenVinoRunner, compile_for_cpu
+    from simsearch.encoder.packed_bert import packable
+    from simsearch.encoder.packing import PACKED_INPUTS
 
     bf16 = choose_bf16(device, options.dtype)
     names = model_input_names(model)
-    variant = OpenVinoVariant("fp32")
     if options.int8_calibration is not None:
         variant, texts_hash = _static_int8(tokenizer, names, options.int8_calibration, max_length)
         fingerprint = variant_fingerprint(fingerprint, "int8-static", texts_hash)
+    elif packable(model):  # same math as the padded model: same fingerprint
+        variant, names = OpenVinoVariant("fp32-packed"), list(PACKED_INPUTS)
+    else:
+        variant = OpenVinoVariant("fp32")
     cache = None if options.cache_dir is None else ModelCache(options.cache_dir / "openvino")
     converted = openvino_model(model, names, fingerprint=fingerprint, variant=variant, cache=cache)
     runner = OpenVinoRunner(compile_for_cpu(converted, bf16=bf16, threads=options.threads))

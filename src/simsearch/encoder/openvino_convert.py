@@ -3,14 +3,16 @@
 ``openvino_model`` converts the loaded float32 torch model with ``openvino.convert_model``
 (tracing it on a small padded pair batch, so the attention mask and token types are live
 inputs; batch and length stay dynamic). Nothing is downloaded. With calibration samples it
-then quantizes the model to static int8 with NNCF (the ``int8`` extra).
+then quantizes the model to static int8 with NNCF (the ``int8`` extra). A packed variant
+traces ``packed_bert.PackedBert`` instead, on a small packed batch (two texts in a row, one a
+pair, and padding): its inputs are ``packing.PACKED_INPUTS``.
 
 Conversion takes seconds (all-MiniLM-L6-v2: ~2.5 s on a quiet 2-core machine; static int8
 adds the calibration passes), so with a cache directory the result is kept in a
 :class:`~simsearch.encoder.model_cache.ModelCache` entry keyed by the model fingerprint, the
-variant (``fp32`` or ``int8-static-<calibration hash>``) and a hash of everything else the
-converted graph depends on: the openvino, torch and transformers versions (and nncf's for
-int8), the model's config and its inputs. Weights are saved as float32
+variant (``fp32``, ``fp32-packed`` or ``int8-static-<calibration hash>``) and a hash of
+everything else the converted graph depends on: the openvino, torch and transformers versions
+(and nncf's for int8), the model's config and its inputs. Weights are saved as float32
 (``compress_to_fp16=False``; openvino's default would halve them to fp16), so the cached model
 computes what a fresh conversion does.
 """
@@ -34,6 +36,8 @@ import torch
 
 from simsearch.encoder.loading import ModelLoadError
 from simsearch.encoder.model_cache import ModelCache
+from simsearch.encoder.packed_bert import PackedBert
+from simsearch.encoder.packing import PACKED_INPUTS, PACKED_OUTPUTS
 
 __all__ = ["OpenVinoVariant", "convert_to_openvino", "openvino_model", "quantize_static"]
 
@@ -44,8 +48,8 @@ _XML, _BIN = "model.xml", "model.bin"
 
 @dataclass(frozen=True)
 class OpenVinoVariant:
-    """What to build: ``name`` fp32 or int8-static-<hash>; ``samples`` the calibration
-    inputs for int8 (None for fp32)."""
+    """What to build: ``name`` fp32, fp32-packed (the inputs are then the packed model's) or
+    int8-static-<hash>; ``samples`` the calibration inputs for int8 (None otherwise)."""
 
     name: str
     samples: Sequence[dict[str, np.ndarray]] | None = None
@@ -100,7 +104,8 @@ def _read_cached(cache: ModelCache, key: str) -> ov.Model | None:
 
 
 def convert_to_openvino(model: Any, input_names: Sequence[str]) -> ov.Model:
-    """Trace ``model`` into an OpenVINO model with dynamic batch and length."""
+    """Trace ``model`` into an OpenVINO model with dynamic batch and length: the packed model
+    when ``input_names`` are ``packing.PACKED_INPUTS``, else the padded one."""
     from transformers.utils import logging as transformers_logging
 
     verbosity = transformers_logging.get_verbosity()
@@ -111,6 +116,8 @@ def convert_to_openvino(model: Any, input_names: Sequence[str]) -> ov.Model:
         # Tracing warns about Python branches on tensor values; BERT's depend only on shapes.
         warnings.simplefilter("ignore")
         try:
+            if tuple(input_names) == PACKED_INPUTS:
+                return _convert_packed(model)
             return ov.convert_model(model, example_input=_example_inputs(input_names))
         except Exception as exc:  # the converter raises many kinds; all mean "cannot convert"
             raise ModelLoadError(
@@ -129,6 +136,28 @@ def _example_inputs(input_names: Sequence[str]) -> dict[str, torch.Tensor]:
         "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]],
     }
     return {name: torch.tensor(rows[name], dtype=torch.int64) for name in input_names}
+
+
+def _convert_packed(model: Any) -> ov.Model:
+    wrapper = PackedBert(model)
+    converted = ov.convert_model(wrapper, example_input=_packed_example_inputs())
+    names = PACKED_OUTPUTS[: len(converted.outputs)]  # no pooler: hidden states only
+    for output, name in zip(converted.outputs, names, strict=True):
+        output.get_tensor().set_names({name})
+    return converted
+
+
+def _packed_example_inputs() -> dict[str, torch.Tensor]:
+    """Two rows: a text and a pair packed in the first, a text and padding in the second."""
+    rows = {
+        "input_ids": [[1, 2, 3, 1, 2, 4, 3], [1, 2, 3, 0, 0, 0, 0]],
+        "token_type_ids": [[0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0, 0]],
+        "position_ids": [[0, 1, 2, 0, 1, 2, 3], [0, 1, 2, 0, 0, 0, 0]],
+        "segment_ids": [[1, 1, 1, 2, 2, 2, 2], [1, 1, 1, 0, 0, 0, 0]],
+    }
+    inputs = {name: torch.tensor(rows[name], dtype=torch.int64) for name in rows}
+    inputs["cls_index"] = torch.tensor([0, 3, 7], dtype=torch.int64)
+    return inputs
 
 
 def quantize_static(converted: ov.Model, samples: Sequence[dict[str, np.ndarray]]) -> ov.Model:

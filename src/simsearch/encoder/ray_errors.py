@@ -3,7 +3,7 @@
 ========================================================  =====================================
 Ray / Serve                                               simsearch (gRPC status)
 ========================================================  =====================================
-``BackPressureError`` (over ``max_queued_requests``)      LimitExceededError (RESOURCE_EXHAUSTED)
+``BackPressureError`` (over ``max_queued_requests``)      OverloadedError (RESOURCE_EXHAUSTED)
 cancelled (the caller went away), timed out               DeadlineExceededError (DEADLINE_EXCEEDED)
 replica / actor / worker / node died, replica or
 deployment unavailable, cluster unreachable, any other
@@ -24,7 +24,7 @@ import logging
 from simsearch.errors import (
     DeadlineExceededError,
     InternalError,
-    LimitExceededError,
+    OverloadedError,
     SimsearchError,
     UnavailableError,
 )
@@ -47,7 +47,7 @@ def from_ray(exc: BaseException, *, replicas: str) -> SimsearchError:
     if isinstance(exc, RayTaskError):
         return _from_task_error(exc, replicas)
     if isinstance(exc, BackPressureError):
-        return LimitExceededError(
+        return OverloadedError(
             f"the encoder replicas of {replicas} are saturated ({exc.message}): retry later, "
             "or run more replicas"
         )

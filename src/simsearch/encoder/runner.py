@@ -1,7 +1,7 @@
 """The one place the model runs: a forward pass per padded batch, behind an engine seam.
 
-:class:`ModelRunner` is the seam the scheduler sees: ``forward(PaddedBatch) -> ModelOutputs``
-and ``has_pooler``. Each engine subclasses it (``TorchRunner`` here, ``OpenVinoRunner`` in
+:class:`ModelRunner` is the seam the scheduler sees: ``forward(PaddedBatch) -> ModelOutputs``,
+``has_pooler`` and ``packs``. Each engine subclasses it (``TorchRunner`` here, ``OpenVinoRunner`` in
 ``encoder.openvino_runner``) and implements ``_run``; it is a base class rather than a
 Protocol so that wrapping ``ModelRunner.forward`` (as the tests do to count passes) sees every
 engine's passes.
@@ -51,6 +51,12 @@ class ModelRunner(abc.ABC):
     @abc.abstractmethod
     def has_pooler(self) -> bool:
         """Whether the model has a (trained) pooler layer."""
+
+    @property
+    def packs(self) -> bool:
+        """Whether passes pack several texts per row (``encoder.packing``), so padding costs
+        next to nothing and the plan should give a pass as many texts as it may hold."""
+        return False
 
     def forward(self, batch: PaddedBatch) -> ModelOutputs:
         """Run one batch; outputs float32."""

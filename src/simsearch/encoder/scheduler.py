@@ -5,11 +5,15 @@ queueing) and :meth:`BatchScheduler.run` a :class:`~simsearch.encoder.jobs.Job`.
 loops:
 
 1. Wait for work. When fewer than ``batch_size`` texts are queued and fewer jobs than the
-   last windows held (their callers are not all back), wait (``fill_delay``) until the
-   oldest has waited ``batch_wait_ms``, or a quarter of the last window's run time if that
-   is longer, so concurrent small requests share a pass; work that waited through the
-   previous pass never waits again, and a lone caller (the last windows held one job) never
-   waits.
+   callers expected back (those the last window answered, plus those that queued while it
+   ran), wait (``fill_delay``) up to ``batch_wait_ms``, or a quarter of the last window's
+   run time if that is longer, from the later of the oldest job's arrival and the last
+   window's end, so concurrent small requests share a pass. Work that queued during a pass
+   thus waits briefly for the callers that pass answered: 32 closed-loop callers otherwise
+   split into two groups that take turns (one in the model while the other comes back),
+   each pass half as full. A lone caller (one answered, none queued) never waits. A submit
+   wakes the worker only when the window may be due at once (the queue was empty, or it now
+   holds a full batch or every expected job): its timed wait ends by itself otherwise.
 2. Take a window of up to ``_WINDOW_BATCHES`` batches' worth of texts, round-robin over the
    queued jobs, at most ``batch_size`` from each per turn: a large job is split into slices,
    and small jobs queued behind it wait for one window, not for the whole large job.
@@ -23,7 +27,8 @@ pass is timed (collating, the model, pooling and delivery) and fed to a
 and machine it runs on (``SchedulerSettings.pass_tokens`` can fix it instead).
 
 A batch whose pass fails is retried one job at a time, so only the job that fails alone
-fails. Queued texts over ``max_queue_depth`` refuse new work at once (LimitExceededError).
+fails. Queued texts over ``max_queue_depth`` refuse new work at once (``OverloadedError``,
+which clients retry).
 After every forward pass that returns, ``on_batch(rows, tokens)`` (when given) is told the
 pass's texts and their real tokens, padding excluded (the server's metrics); a pass that
 raises is not reported.
@@ -49,7 +54,7 @@ from simsearch.encoder.runner import ModelOutputs, ModelRunner
 from simsearch.errors import (
     DeadlineExceededError,
     InternalError,
-    LimitExceededError,
+    OverloadedError,
     UnavailableError,
 )
 from simsearch.types import FloatArray, Pooling
@@ -119,9 +124,10 @@ class BatchScheduler:
         self._settings = settings
         self._wait_s = settings.batch_wait_ms / 1000.0
         self._pass_cost = PassCostModel() if settings.pass_tokens is None else None
-        # Worker-only: how many jobs the last two windows held (about how many callers come
-        # back after a pass) and how long the last window ran.
-        self._recent_jobs: deque[int] = deque(maxlen=2)
+        # Set by the worker under the lock: the callers expected back (jobs the last window
+        # answered, plus jobs queued when it ended), when it ended and how long it ran.
+        self._expected_jobs = 0
+        self._last_window_end = 0.0
         self._last_window_s = 0.0
         self._cond = threading.Condition()
         self._queue: deque[PendingJob] = deque()
@@ -171,19 +177,31 @@ class BatchScheduler:
             # An idle encoder takes any request, so one larger than the limit can still run.
             limit = self._settings.max_queue_depth
             if self._queued_rows and self._queued_rows + rows > limit:
-                raise LimitExceededError(
+                raise OverloadedError(
                     f"the encoder has {self._queued_rows} texts queued and this request adds "
                     f"{rows}, over the limit of {limit} (max_queue_depth): retry later"
                 )
             self._queue.append(pending)
             self._queued_rows += rows
-            self._cond.notify()
+            # Wake the worker only when it must look now: it waits without a timeout for an
+            # empty queue, and its timed wait ends by itself unless the window became due by
+            # count. 32 single-text callers woke it ~15 times a window, for nothing.
+            if len(self._queue) == 1 or self._due_by_count():
+                self._cond.notify()
+
+    def _due_by_count(self) -> bool:
+        """Whether the queued work makes a window due at once (called under the lock)."""
+        return _full_or_all_back(
+            queued_rows=self._queued_rows,
+            queued_jobs=len(self._queue),
+            expected_jobs=self._expected_jobs,
+            batch_size=self._settings.batch_size,
+        )
 
     # -- worker thread ----------------------------------------------------------------------
 
     def _loop(self) -> None:
         while (window := self._next_window()) is not None:
-            self._recent_jobs.append(len({id(row.pending) for row in window}))
             started = time.monotonic()
             try:
                 self._run_window(window)
@@ -192,6 +210,10 @@ class BatchScheduler:
                 logger.exception("encoder worker failed a window")
                 for row in window:
                     row.pending.fail(InternalError("the encoder failed; see the server log"))
+            answered = len({id(row.pending) for row in window if row.pending.done})
+            with self._cond:
+                self._expected_jobs = answered + len(self._queue)
+                self._last_window_end = time.monotonic()
 
     def _next_window(self) -> list[Row] | None:
         """Block until a window is due; None once closed (queued jobs are failed)."""
@@ -219,10 +241,11 @@ class BatchScheduler:
             oldest=min(pending.enqueued_at for pending in self._queue),
             queued_rows=self._queued_rows,
             queued_jobs=len(self._queue),
-            expected_jobs=max(self._recent_jobs, default=0),
+            expected_jobs=self._expected_jobs,
             batch_size=self._settings.batch_size,
             wait_s=self._wait_s,
             last_window_s=self._last_window_s,
+            last_window_end=self._last_window_end,
         )
 
     def _take_window(self) -> list[Row]:
@@ -261,7 +284,13 @@ class BatchScheduler:
     def _run_window(self, window: Sequence[Row]) -> None:
         settings = self._settings
         lengths = [len(row.item) for row in window]
-        plan = plan_batches(lengths, settings.batch_size, settings.batch_tokens, self.pass_tokens)
+        plan = plan_batches(
+            lengths,
+            settings.batch_size,
+            settings.batch_tokens,
+            self.pass_tokens,
+            packed=self._runner.packs,
+        )
         for indices in plan:
             rows = [window[i] for i in indices if not window[i].pending.done]
             if rows:
@@ -321,18 +350,32 @@ def fill_delay(
     batch_size: int,
     wait_s: float,
     last_window_s: float,
+    last_window_end: float,
 ) -> float:
     """Seconds before the next window is due (0: now), given the queue and recent history.
 
-    Due at once when a full batch is queued, or when as many jobs are queued as the larger of
-    the last two windows held (``expected_jobs``: its callers are back; so a lone caller
-    sending one request at a time never waits). Otherwise due once the ``oldest`` queued job
-    has waited ``wait_s``, or ``_GATHER_SHARE`` of the last window's run time if longer.
+    Due at once when a full batch is queued, or when as many jobs are queued as callers are
+    expected back (``expected_jobs``: those the last window answered plus those queued when it
+    ended; so a lone caller sending one request at a time never waits). Otherwise due
+    ``wait_s``, or ``_GATHER_SHARE`` of the last window's run time if longer, after the later
+    of the ``oldest`` queued job's arrival and the ``last_window_end``.
     """
-    if queued_rows >= batch_size or queued_jobs >= expected_jobs:
+    if _full_or_all_back(
+        queued_rows=queued_rows,
+        queued_jobs=queued_jobs,
+        expected_jobs=expected_jobs,
+        batch_size=batch_size,
+    ):
         return 0.0
     patience = max(wait_s, _GATHER_SHARE * last_window_s)
-    return max(0.0, oldest + patience - now)
+    return max(0.0, max(oldest, last_window_end) + patience - now)
+
+
+def _full_or_all_back(
+    *, queued_rows: int, queued_jobs: int, expected_jobs: int, batch_size: int
+) -> bool:
+    """A window is due at once when a full batch is queued or every expected caller is."""
+    return queued_rows >= batch_size or queued_jobs >= expected_jobs
 
 
 def _caller_gone(pending: PendingJob) -> bool:

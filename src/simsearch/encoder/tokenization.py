@@ -29,7 +29,7 @@ from simsearch.types import BoolArray, FloatArray, IntArray, TextInput, TokenEmb
 __all__ = [
     "Tokenized",
     "admit_tokens",
-    "check_inputs",
+    "check_input_types",
     "token_embeddings",
     "token_strings",
     "tokenize",
@@ -59,7 +59,7 @@ class Tokenized:
         return int(self.input_ids.shape[0])
 
 
-def check_inputs(inputs: Sequence[TextInput]) -> None:
+def check_input_types(inputs: Sequence[TextInput]) -> None:
     """Raise ``InvalidArgumentError`` unless every input is a str or a pair of str."""
     for index, item in enumerate(inputs):
         if isinstance(item, str):
@@ -75,7 +75,7 @@ def tokenize(
     tokenizer: Any, inputs: Sequence[TextInput], *, max_length: int, truncate: bool
 ) -> list[Tokenized]:
     """Tokenize every input, in input order; see the module docstring for truncation."""
-    check_inputs(inputs)
+    check_input_types(inputs)
     items = _tokenize_all(tokenizer, inputs, None)
     too_long = [i for i, item in enumerate(items) if len(item) > max_length]
     if too_long and not truncate:

@@ -40,13 +40,26 @@ Threads and BLAS, measured on the 2-core target (queries/s, k=10, each line its 
 
 FAISS 1.15 compares ``nq * d`` with ``distance_compute_blas_threshold`` (128000: BLAS only from
 334 queries at d=384), so batches of 8-300 queries took the sequential path, 3-6x slower than
-BLAS; we lower it to ``BLAS_THRESHOLD``. Small batches have the opposite problem, the known
-OpenBLAS/OpenMP one (faiss#53, the FAISS wiki's "slow brute-force search with OpenBLAS"): with
-fewer queries than threads FAISS splits the database over threads that each run OpenBLAS
-sgemm on one query, and any parallel region waits for every thread to be scheduled, which on a
-busy machine costs milliseconds per call. So batches of fewer than ``SMALL_BATCH`` queries run
-on one OpenMP thread; the setting is an OpenMP ICV of the calling thread, so concurrent
-searches in other threads keep theirs. numpy was no faster and would add a second thread pool.
+BLAS; we lower it to ``BLAS_THRESHOLD``. The sequential kernel reads every vector once per
+query; BLAS reads (and packs) them once per call, which costs about two reads. On one thread,
+100k vectors, ms per call (BLAS / sequential)::
+
+    nq           1            2            3            4
+    d=384   12.2 /  6.6  13.0 / 12.9  16.6 / 19.1  12.0 / 26.6
+    d=768   31.8 / 13.8  32.1 / 27.6  40.0 / 40.5
+
+So BLAS pays from about 3 queries whatever d, and never for one. The setting counts ``nq * d``,
+so one value cannot say "3 queries" for every d; ``3 * 384`` does for the bundled model's 384
+(batches of 3-7, common when concurrent searches are gathered, scanned 3-7 times before) and
+keeps single queries sequential for every d below it (768: BLAS from 2 queries).
+
+Small batches have the opposite problem, the known OpenBLAS/OpenMP one (faiss#53, the FAISS
+wiki's "slow brute-force search with OpenBLAS"): with fewer queries than threads FAISS splits
+the database over threads that each run OpenBLAS sgemm on one query, and any parallel region
+waits for every thread to be scheduled, which on a busy machine costs milliseconds per call.
+So batches of fewer than ``SMALL_BATCH`` queries run on one OpenMP thread; the setting is an
+OpenMP ICV of the calling thread, so concurrent searches in other threads keep theirs. numpy
+was no faster and would add a second thread pool.
 
 Batches gathered from concurrent requests (``gather``) always run on one OpenMP thread
 (``one_thread``): the concurrency that gathered them keeps the cores busy already (other
@@ -54,7 +67,8 @@ searches, the encoder), and a parallel region waits for each of its threads to b
 Measured on the 2-core target with other processes running (load average 6-7), 100k x 384,
 median per call: nq=8 took 27 ms on one thread and 496 ms (p90 2.5 s) on two; nq=1 13 ms vs
 68 ms; nq=64 88 ms vs 512 ms. One thread for 8 queries costs twice one query: BLAS reads the
-vectors once for the whole batch.
+vectors once for the whole batch. Even on a quiet machine (load average 0.5) a second thread
+gained nothing: nq=8 with BLAS 14.2 ms on one thread, 15.4 ms on two; nq=1 6.4 vs 7.5 ms.
 """
 
 from __future__ import annotations
@@ -82,7 +96,7 @@ __all__ = [
 
 TOMBSTONE_RATIO = 0.2
 STAGES = ("staging", "native")  # exact until trained; the kind's own index
-BLAS_THRESHOLD = 8 * 384  # nq * d from which exact search uses BLAS (see the docstring)
+BLAS_THRESHOLD = 3 * 384  # nq * d from which exact search uses BLAS (see the docstring)
 SMALL_BATCH = 4  # fewer queries than this search on one OpenMP thread (see the docstring)
 RANK_MARGIN = 32  # exact search ranks k + RANK_MARGIN candidates itself (see the docstring)
 _RANK_CHUNK = 1 << 22  # candidate floats ranked at once: 16 MB, whatever k and the batch
@@ -195,7 +209,8 @@ class VectorIndex:
         *,
         one_thread: bool = False,
     ) -> tuple[FloatArray, IntArray]:
-        """Top-k per row of ``queries`` ``(nq, d) float32``, one FAISS call for the batch.
+        """Top-k per row of ``queries`` ``(nq, d) float32``, one FAISS call for the batch
+        (FAISS copies them only if they are not contiguous float32; the collection's are).
 
         allowed: labels a hit must come from (a metadata pre-filter), or None for all.
         params: efSearch / nprobe for this call (checked by ``IndexKind.check``), None for the
@@ -204,7 +219,6 @@ class VectorIndex:
         Returns scores ``(nq, k) float32`` (inner products, descending) and labels
         ``(nq, k) int64``, ``-1`` where there is no k-th hit.
         """
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
         request = None if self.exact else params
         selectors: tuple[Any, ...]  # the selector last, with what it uses: alive until the end
         if allowed is not None:

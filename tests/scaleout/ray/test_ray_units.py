@@ -24,6 +24,7 @@ from simsearch.errors import (
     InternalError,
     InvalidArgumentError,
     LimitExceededError,
+    OverloadedError,
     UnavailableError,
 )
 from simsearch.types import ModelInfo, Pooling
@@ -38,7 +39,7 @@ def _task_error(cause: BaseException) -> RayTaskError:
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
-        (BackPressureError(num_queued_requests=8, max_queued_requests=8), LimitExceededError),
+        (BackPressureError(num_queued_requests=8, max_queued_requests=8), OverloadedError),
         (ActorDiedError(), UnavailableError),
         (ReplicaUnavailableError("r1"), UnavailableError),
         (ConnectionError("GCS gone"), UnavailableError),
