@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ import numpy.typing as npt
 
 from simsearch.client import Client
 from simsearch.config import ServerConfig
+from simsearch.errors import DeadlineExceededError
 from simsearch.server import build_engine, create_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,23 +113,15 @@ def server_process(data_dir: Path, *flags: str, log: Path | None = None) -> Iter
 
 
 def _wait_serving(address: str, child: subprocess.Popen[bytes], limit: float = 300) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    def exited() -> None:
+        if child.poll() is not None:
+            raise SystemExit(f"the server exited with code {child.returncode}")
 
-    deadline = time.monotonic() + limit
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if child.poll() is not None:
-                raise SystemExit(f"the server exited with code {child.returncode}")
-            try:
-                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    raise SystemExit(f"the server at {address} was not serving after {limit:.0f} s")
+    try:
+        with Client(address) as client:
+            client.wait_until_serving(limit, check=exited)
+    except DeadlineExceededError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def sts_sentences() -> list[str]:

@@ -9,51 +9,41 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from simsearch.v1 import simsearch_pb2 as pb
-from simsearch.v1 import simsearch_pb2_grpc
-from simsearch.wire import dict_to_struct
+from simsearch.client import Client
+from simsearch.errors import DeadlineExceededError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["someone is making music", "what is the weather going to be like?"]
+START_S = 600.0  # the first start converts the model: minutes on a slow machine
 
 
-def wait_serving(channel: grpc.Channel, server: subprocess.Popen[bytes]) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
-    while server.poll() is None:
-        try:
-            status = health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-            if status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.RpcError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the server exited during start-up; see its log above")
+def wait_serving(client: Client, server: subprocess.Popen[bytes]) -> None:
+    def exited() -> None:
+        if server.poll() is not None:
+            raise SystemExit("the server exited during start-up; see its log above")
+
+    try:
+        client.wait_until_serving(START_S, check=exited)
+    except DeadlineExceededError as exc:
+        server.terminate()
+        raise SystemExit(str(exc)) from None
 
 
-def load_demo(stub: simsearch_pb2_grpc.SimSearchStub) -> None:
-    names = [c.name for c in stub.ListCollections(pb.ListCollectionsRequest()).collections]
-    if "demo" not in names:
-        stub.CreateCollection(pb.CreateCollectionRequest(name="demo", pooling=pb.POOLING_MEAN))
-    rows = [json.loads(line) for line in (ROOT / "examples/demo.jsonl").read_text().splitlines()]
-    documents = [
-        pb.Document(id=r["id"], text=r["text"], metadata=dict_to_struct(r["metadata"]))
-        for r in rows
-    ]
-    stub.Upsert(pb.UpsertRequest(collection="demo", documents=documents))
-    print(f"collection 'demo': {len(documents)} documents (mean pooling)")
+def load_demo(client: Client) -> None:
+    if "demo" not in [c.spec.name for c in client.list_collections()]:
+        client.create_collection("demo", pooling="mean")
+    lines = (ROOT / "examples/demo.jsonl").read_text().splitlines()
+    result = client.upsert("demo", [json.loads(line) for line in lines])
+    print(f"collection 'demo': {result.upserted} documents (mean pooling)")
 
 
-def show_search(stub: simsearch_pb2_grpc.SimSearchStub) -> None:
-    response = stub.Search(pb.SearchRequest(collection="demo", texts=QUERIES, k=3))
-    for query, result in zip(QUERIES, response.results, strict=True):
+def show_search(client: Client) -> None:
+    results = client.search("demo", QUERIES, k=3)
+    for query, hits in zip(QUERIES, results, strict=True):
         print(f"\nsearch {query!r}")
-        for rank, hit in enumerate(result.hits, 1):
+        for rank, hit in enumerate(hits, 1):
             print(f"  {rank}. {hit.score:.4f}  {hit.id:<8} {hit.text}")
 
 
@@ -62,14 +52,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--data-dir", default=str(ROOT / "data"))
     args = parser.parse_args()
-    command = [sys.executable, "-m", "simsearch.cli", "serve", "--port", str(args.port)]
+    command = [sys.executable, "-m", "simsearch", "serve", "--port", str(args.port)]
     server = subprocess.Popen([*command, "--data-dir", args.data_dir])
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{args.port}") as channel:
-            wait_serving(channel, server)
-            stub = simsearch_pb2_grpc.SimSearchStub(channel)
-            load_demo(stub)
-            show_search(stub)
+        with Client(f"127.0.0.1:{args.port}") as client:
+            wait_serving(client, server)
+            load_demo(client)
+            show_search(client)
         print(f"\nserving on 127.0.0.1:{args.port}; Ctrl-C stops it")
         return server.wait()
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from support.folders import FOLDER_MARKERS  # noqa: E402  (tests/ is on the path
 
 if TYPE_CHECKING:
     from simsearch.encoder import BertEncoder
+    from simsearch.index import FaissCatalog
 
 
 MODEL_CACHE_ENV = "SIMSEARCH_MODEL_CACHE_DIR"
@@ -74,6 +75,24 @@ def default_encoder() -> BertEncoder:
     from simsearch.encoder import load_encoder
 
     return load_encoder("default")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """The data directory of the test's ``catalog`` (not created yet)."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def catalog(data_dir: Path) -> Iterator[FaissCatalog]:
+    """An empty FAISS catalog in ``data_dir``, closed after the test. It writes no checkpoint
+    while the test runs (``checkpoint_every`` 10**6), so a test decides when snapshots
+    happen; reopen ``FaissCatalog(data_dir)`` to see what a restart sees."""
+    from simsearch.index import FaissCatalog
+
+    catalog = FaissCatalog(data_dir, checkpoint_every=10**6)
+    yield catalog
+    catalog.close()
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
-"""Typed, frozen server settings: the only place that reads flags and the environment.
+"""Typed, frozen server settings, declared once in ``SETTINGS``.
 
-Every setting has one command-line flag and one environment-variable twin, declared once in
-``SETTINGS``. Precedence: flag, then environment, then default. ``ServerConfig`` is built once
-at the edge (``simsearch serve``) and passed down; nothing else reads ``os.environ``.
+Every setting has one command-line flag and one environment-variable twin (``SIMSEARCH_*``);
+the ``simsearch serve`` command builds its options from ``SETTINGS`` (``simsearch.cli.serve``),
+so a setting is added here and nowhere else. Precedence: flag, then environment, then default.
+Secret settings have no flag (a command line shows in ``ps`` and shell history): they are read
+from the environment here. ``ServerConfig`` is built once at the edge and passed down.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,9 @@ __all__ = [
     "SETTINGS",
     "ServerConfig",
     "Setting",
-    "add_arguments",
-    "client_address",
     "client_api_key",
-    "config_from_args",
+    "config_from_values",
+    "setting_defaults",
 ]
 
 ADDRESS_ENV = "SIMSEARCH_ADDRESS"  # the CLI client's default server address
@@ -79,10 +79,13 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its flag, its environment twin, how to parse it and what it means."""
+    """One setting: its flag, its environment twin, its type and what it means.
+
+    type: str, int, float, Path or bool (a bool is a bare flag with a ``--no-`` twin).
+    """
 
     name: str
-    parse: Callable[[str], Any]
+    type: type
     help: str
     on_limits: bool = False
     secret: bool = False  # environment only: a flag would show the value in ps and history
@@ -96,15 +99,6 @@ class Setting:
         return "SIMSEARCH_" + self.name.upper()
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(f"not a boolean: {text!r} (use true/false)")
-
-
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "address to listen on"),
     Setting("port", int, "port to listen on (0 picks a free one)"),
@@ -114,7 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_length", int, "maximum tokens per input; 0 uses the model's limit"),
     Setting("batch_size", int, "most texts per forward pass"),
     Setting("dtype", str, "model precision: float32, bfloat16, or auto (bfloat16 if native)"),
-    Setting("int8", _bool, "dynamic int8 quantization of the model's linear layers (torch)"),
+    Setting("int8", bool, "dynamic int8 quantization of the model's linear layers (torch)"),
     Setting("engine", str, "inference engine: torch, openvino, or auto (openvino on a CPU)"),
     Setting(
         "int8_calibration",
@@ -131,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_tokens", int, "token budget of one forward pass (rows x padded length)"),
     Setting("batch_wait_ms", float, "milliseconds the batcher waits to fill a batch"),
     Setting("checkpoint_every", int, "changes between FAISS index checkpoints"),
-    Setting("allow_download", _bool, "let transformers download a model from the hub"),
+    Setting("allow_download", bool, "let transformers download a model from the hub"),
     Setting("workers", int, "RPC threads beyond max_concurrent_rpcs, for health and rejections"),
     Setting("log_level", str, "DEBUG, INFO, WARNING or ERROR"),
     Setting("max_batch", int, "most texts, pairs, documents or ids in one request", True),
@@ -167,49 +161,30 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare one flag per setting; unset flags stay None so the environment can fill them."""
-    defaults = _defaults()
-    for setting in SETTINGS:
-        if setting.secret:
-            continue
-        parser.add_argument(
-            setting.flag,
-            dest=setting.name,
-            type=setting.parse,
-            default=None,
-            help=f"{setting.help} (env {setting.env}; default {defaults[setting.name]})",
-        )
-
-
-def config_from_args(
-    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+def config_from_values(
+    values: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> ServerConfig:
-    """Build the config: flag if given, else environment twin, else default."""
+    """The config from setting values by name (what the flags and their environment twins
+    gave; a missing or None value takes the default), with the secret settings read from
+    ``environ`` (default ``os.environ``). Raises ValueError for values that cannot work."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    given = {name: value for name, value in values.items() if value is not None}
     for setting in SETTINGS:
-        value = getattr(args, setting.name, None)
-        if value is None and env.get(setting.env) is not None:
-            value = _parse_env(setting, env[setting.env])
-        if value is not None:
-            values[setting.name] = value
+        if setting.secret and env.get(setting.env):
+            given[setting.name] = env[setting.env]
+    unknown = sorted(set(given) - {setting.name for setting in SETTINGS})
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}")
     limit_names = {s.name for s in SETTINGS if s.on_limits}
-    limits = Limits(**{k: v for k, v in values.items() if k in limit_names})
-    rest = {k: v for k, v in values.items() if k not in limit_names}
+    limits = Limits(**{k: v for k, v in given.items() if k in limit_names})
+    rest = {k: v for k, v in given.items() if k not in limit_names}
     config = ServerConfig(limits=limits, **rest)
     _validate(config)
     return config
 
 
-def _parse_env(setting: Setting, raw: str) -> Any:
-    try:
-        return setting.parse(raw)
-    except ValueError as exc:
-        raise ValueError(f"{setting.env}={raw!r}: {exc}") from None
-
-
-def _defaults() -> dict[str, Any]:
+def setting_defaults() -> dict[str, Any]:
+    """Each setting's default value, by name (limits included)."""
     config = ServerConfig()
     values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "limits"}
     values.update({f.name: getattr(config.limits, f.name) for f in fields(config.limits)})
@@ -284,12 +259,6 @@ def _validate_scale_out(config: ServerConfig) -> None:
         raise ValueError("store=milvus needs milvus_uri (a milvus-lite file or http://host:19530)")
     if config.store == "faiss" and (config.milvus_uri or config.milvus_token):
         raise ValueError("milvus_uri and milvus_token need store=milvus (--store milvus)")
-
-
-def client_address(environ: Mapping[str, str] | None = None) -> str:
-    """The address client commands talk to: ``SIMSEARCH_ADDRESS`` or 127.0.0.1:50051."""
-    env = os.environ if environ is None else environ
-    return env.get(ADDRESS_ENV) or DEFAULT_ADDRESS
 
 
 def client_api_key(environ: Mapping[str, str] | None = None) -> str | None:

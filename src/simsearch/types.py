@@ -1,4 +1,5 @@
-"""Plain result types shared by the engine, the server and the client.
+"""Plain result types shared by the engine, the server and the client, and the one rule for
+collection names.
 
 Only the standard library and numpy: these types cross every layer. Arrays are documented
 with their shapes and dtypes; sentence embeddings are ``(n, d) float32``.
@@ -7,6 +8,7 @@ with their shapes and dtypes; sentence embeddings are ``(n, d) float32``.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -37,6 +39,7 @@ __all__ = [
     "TokenKind",
     "TokenSelection",
     "TokenVectors",
+    "is_collection_name",
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float32]
@@ -242,6 +245,17 @@ class ModelInfo:
     replicas: int = 1  # model replicas behind this front-end
     # Poolings this model supports: POOLER needs a pooler layer in the checkpoint.
     poolings: tuple[Pooling, ...] = (Pooling.POOLER, Pooling.CLS, Pooling.MEAN)
+
+
+# The one rule for collection names: the engine refuses others, the catalog's folders and
+# Milvus' names (``index.milvus.names``) are made from them.
+COLLECTION_NAME_RULE = "1-64 of letters, digits, '_', '.' and '-', starting with a letter or digit"
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def is_collection_name(name: object) -> bool:
+    """Whether ``name`` follows ``COLLECTION_NAME_RULE`` (so it is also a plain folder name)."""
+    return isinstance(name, str) and _COLLECTION_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)

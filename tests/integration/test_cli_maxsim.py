@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simsearch.client.cli import main
+from simsearch.cli import main
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from simsearch.errors import (
     LimitExceededError,
     NotFoundError,
 )
+from support.in_process import serve_model
 
 
 @pytest.fixture
@@ -66,8 +67,6 @@ def test_restart_under_another_model_is_refused(tiny_model_dir, tmp_path) -> Non
 
     from simsearch.errors import FailedPreconditionError
 
-    from .conftest import start_server
-
     other = tmp_path / "other-model"
     shutil.copytree(tiny_model_dir, other)
     model = BertModel.from_pretrained(other)
@@ -75,12 +74,12 @@ def test_restart_under_another_model_is_refused(tiny_model_dir, tmp_path) -> Non
         model.pooler.dense.bias.add_(0.5)  # one weight differs: another model
     model.save_pretrained(other)
     data = tmp_path / "data"
-    first = start_server(tiny_model_dir, data)
+    first = serve_model(tiny_model_dir, data)
     with Client(f"127.0.0.1:{first.port}") as client:
         client.create_collection("c")
         client.upsert("c", [{"id": "x", "text": "the cat"}])
     first.stop(grace=1.0)
-    second = start_server(other, data)
+    second = serve_model(other, data)
     try:
         with Client(f"127.0.0.1:{second.port}") as client:
             with pytest.raises(FailedPreconditionError, match="fingerprint"):

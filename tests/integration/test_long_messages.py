@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from simsearch.errors import first_few, quoted
-from simsearch.server.handling import MAX_STATUS_MESSAGE_BYTES, fit_status_message
+from simsearch.server.rpc_decorators import MAX_STATUS_MESSAGE_BYTES, fit_status_message
 from simsearch.v1 import simsearch_pb2 as pb
 
 SUFFIX = " … (message truncated)"

@@ -11,8 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.wire import array_to_tensor, dict_to_struct, struct_to_dict, tensor_to_array
-
-from .conftest import start_server
+from support.in_process import serve_model
 
 DOCS = [
     ("a", "the cat sat on the mat", {"kind": "animal", "n": 1}),
@@ -137,13 +136,13 @@ def test_errors_have_the_right_codes(stub) -> None:
 
 def test_restart_keeps_data_and_refuses_another_model(tiny_model_dir: Path, tmp_path: Path):
     data = tmp_path / "data"
-    first = start_server(tiny_model_dir, data)
+    first = serve_model(tiny_model_dir, data)
     from simsearch.v1 import simsearch_pb2_grpc
 
     with grpc.insecure_channel(f"127.0.0.1:{first.port}") as channel:
         _fill(simsearch_pb2_grpc.SimSearchStub(channel))
     first.stop(grace=1.0)
-    second = start_server(tiny_model_dir, data)
+    second = serve_model(tiny_model_dir, data)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{second.port}") as channel:
             stub = simsearch_pb2_grpc.SimSearchStub(channel)

@@ -9,7 +9,7 @@ import pytest
 
 from simsearch.callers import caller_gone
 from simsearch.errors import DeadlineExceededError
-from simsearch.server.handling import rpc
+from simsearch.server.rpc_decorators import rpc
 from simsearch.types import Pooling
 
 

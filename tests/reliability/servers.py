@@ -2,8 +2,8 @@
 
 A :class:`Server` is one server process, either forked by the :class:`Zygote` (fast restarts,
 see ``zygote.py``) or started cold as ``python -m simsearch.cli serve`` (:func:`start_cold`).
-Both run the same code: ``simsearch.server.cli.main``. Readiness is the standard gRPC health
-check answering SERVING; a process that exits first raises :class:`ServerExitedError` with its log.
+Both run the same code: the ``serve`` command. Readiness is ``Client.wait_until_serving`` (the
+health service's Watch); a process that exits first raises :class:`ServerExitedError` with its log.
 """
 
 from __future__ import annotations
@@ -16,26 +16,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 import simsearch
+from simsearch.errors import DeadlineExceededError
+from support.serving import wait_serving
 
 SRC = Path(simsearch.__file__).resolve().parents[1]  # the simsearch under test
 ZYGOTE = Path(__file__).with_name("zygote.py")
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
-# While the server starts, connections are refused; grpc then backs off 1 s before retrying.
-FAST_RECONNECT = [
-    ("grpc.initial_reconnect_backoff_ms", 20),
-    ("grpc.min_reconnect_backoff_ms", 20),
-    ("grpc.max_reconnect_backoff_ms", 100),
-]
 
 
 class ServerExitedError(RuntimeError):
@@ -115,6 +107,8 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     def _ask(self, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
         self._wait_ready()
@@ -191,21 +185,18 @@ class Server:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> Server:
         """Block until the health check says SERVING; ServerExitedError if it exits first."""
-        deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.address, options=FAST_RECONNECT) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.poll() is not None:
-                    raise ServerExitedError(self.status, self.log())
-                try:
-                    answer = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                        return self
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.02)
-        self.kill()
-        raise TimeoutError(f"server not SERVING after {timeout} s; its log:\n{self.log()[-4000:]}")
+        try:
+            wait_serving(self.address, timeout, check=self._raise_if_exited)
+        except DeadlineExceededError:
+            self.kill()
+            raise TimeoutError(
+                f"server not SERVING after {timeout} s; its log:\n{self.log()[-4000:]}"
+            ) from None
+        return self
+
+    def _raise_if_exited(self) -> None:
+        if self.poll() is not None:
+            raise ServerExitedError(self.status, self.log())
 
     def wait_exit(self, timeout: float = READY_TIMEOUT) -> int | None:
         """For a server expected to refuse to start: its exit status (None: still running)."""

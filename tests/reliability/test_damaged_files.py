@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
+from simsearch.cli import main as cli_main
 from simsearch.client import Client
-from simsearch.client.cli import main as cli_main
 from simsearch.errors import InvalidArgumentError, UnavailableError
 from simsearch.index.snapshot import read_snapshot
 from support.stored_spec import set_stored_index
@@ -336,5 +336,5 @@ def test_a_stored_index_faiss_cannot_run_leaves_its_collection_unavailable(
     assert cli_main(["--address", server.address, "describe", "ann"]) == 0
     shown = capsys.readouterr().out
     assert "unavailable: ann (`simsearch describe NAME` says why)" in shown, shown
-    assert f"status       UNAVAILABLE: {cause}" in shown, shown
+    assert f"status        UNAVAILABLE: {cause}" in shown, shown
     _drop_and_restart(start_server, server, data_dir, "ann", pristine[2]["docs"])

@@ -96,6 +96,8 @@ class Target:
             if rpc == "UpsertStream":
                 call = self.channel.stream_unary(path)
                 answer = call(iter([_bytes(chunk) for chunk in request]), timeout=timeout)
+            elif rpc == "Export":  # the response stream's messages, joined
+                answer = b"".join(self.channel.unary_stream(path)(_bytes(request), timeout=timeout))
             else:
                 answer = self.channel.unary_unary(path)(_bytes(request), timeout=timeout)
             code = C.OK
@@ -506,6 +508,14 @@ MESSAGES: dict[str, st.SearchStrategy[Any]] = {
         pb.DeleteRequest,
         collection=collections,
         ids=st.lists(ids.filter(lambda i: not i.startswith("base-")), max_size=MAX_BATCH + 2),
+    ),
+    "Export": st.builds(
+        pb.ExportRequest,
+        collection=collections,
+        after_id=st.one_of(st.just(""), stored_ids, ids),
+        chunk_size=st.one_of(
+            st.integers(-2, MAX_BATCH + 2), st.sampled_from([-(2**31), 2**31 - 1])
+        ),
     ),
     "Search": st.one_of(plausible_searches(), searches()),
     "Rerank": st.one_of(
@@ -991,6 +1001,7 @@ VALID: dict[str, Any] = {
     "UpsertStream": pb.UpsertRequest(collection="docs", documents=[pb.Document(id="t", text="a")]),
     "Get": pb.GetRequest(collection="docs", ids=["base-1"]),
     "Delete": pb.DeleteRequest(collection="docs", ids=["t"]),
+    "Export": pb.ExportRequest(collection="docs"),
     "Search": _search(texts=["cat"]),
     "Rerank": pb.RerankRequest(
         collection="docs", queries=[pb.RerankQuery(text="cat", ids=["base-1"])]

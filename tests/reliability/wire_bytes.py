@@ -60,6 +60,7 @@ STRING_FIELDS: dict[str, list[tuple[int, int | None]]] = {
     "UpsertStream": [(1, None), (2, 1), (2, 2)],
     "Get": [(1, None), (2, None)],
     "Delete": [(1, None), (2, None)],
+    "Export": [(1, None), (2, None)],
     "Search": [(1, None), (2, None)],
     "Rerank": [(1, None), (2, 1), (2, 2)],
 }

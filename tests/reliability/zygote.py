@@ -3,10 +3,10 @@
 A cold ``simsearch serve`` spends about 4 s importing torch and transformers before it reads its
 data directory; the crash loop restarts the server more than 40 times, so it would spend minutes
 importing. This process imports everything once and then, for each ``spawn``, forks a child that
-runs exactly ``simsearch.server.cli.main(argv)``, the code behind ``simsearch serve``. The child
-is a real server process with its own files, data-directory lock and sockets, and the test kills
-it with a real SIGKILL. Nothing is created before the fork (no model, no gRPC channel or server,
-no torch thread pool), so the children start clean.
+runs exactly ``simsearch.cli.main(["serve", *argv])``, the code behind ``simsearch serve``. The
+child is a real server process with its own files, data-directory lock and sockets, and the test
+kills it with a real SIGKILL. Nothing is created before the fork (no model, no gRPC channel or
+server, no torch thread pool), so the children start clean.
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
 
@@ -39,7 +39,7 @@ def _preload() -> None:
     import transformers.models.bert.modeling_bert  # noqa: F401
     from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
-    import simsearch.server.cli  # noqa: F401
+    import simsearch.cli.serving  # noqa: F401
 
 
 def _child(argv: list[str], log: str, fsize: int | None) -> None:
@@ -57,10 +57,10 @@ def _child(argv: list[str], log: str, fsize: int | None) -> None:
         if fsize is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        from simsearch.server.cli import main
+        from simsearch.cli import main
 
-        code = main(argv)
-    except SystemExit as exc:  # argparse errors
+        code = main(["serve", *argv])
+    except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 2
     except BaseException:
         import traceback

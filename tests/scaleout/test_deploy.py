@@ -6,7 +6,6 @@ flag fails this test, not a team's first deployment.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import subprocess
@@ -15,8 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
-from simsearch.config import ServerConfig, add_arguments, config_from_args
+from simsearch.cli.serve import server_config
+from simsearch.config import SETTINGS, ServerConfig
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -41,11 +42,11 @@ def front_end_config(service: dict[str, Any]) -> ServerConfig:
         line for line in script.splitlines() if line.startswith("exec simsearch serve")
     )
     flags = shlex.split(exec_line)[3:-1] + shlex.split(service["command"])  # drop "$@"
-    parser = argparse.ArgumentParser(exit_on_error=False)
-    add_arguments(parser)
     environ = {k: str(v) for k, v in service.get("environment", {}).items()}
     environ["SIMSEARCH_MILVUS_TOKEN"] = "root:Milvus"  # as a team sets it
-    return config_from_args(parser.parse_args(flags), environ=environ)
+    unset: dict[str, str | None] = {setting.env: None for setting in SETTINGS}
+    with CliRunner().isolation(env={**unset, **environ}):  # the flags' twins come from there
+        return server_config(flags, environ)
 
 
 def test_the_deployment_has_every_tier(services: dict[str, Any]) -> None:

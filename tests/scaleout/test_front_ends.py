@@ -9,21 +9,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import simsearch
 from simsearch.client import Client
-from simsearch.errors import NotFoundError
+from simsearch.errors import DeadlineExceededError, NotFoundError
 from support.ports import free_port
 from support.ray_cluster import RayCluster
+from support.serving import wait_serving
 
 HOST = "127.0.0.1"
 READY_S = 180.0  # the first front-end deploys the replicas; a loaded CI machine is slow
@@ -78,21 +76,15 @@ def _start(name: str, tmp: Path, model_dir: Path, cluster: RayCluster, milvus_ur
 
 
 def _wait_serving(front: FrontEnd, port: int) -> None:
-    deadline = time.monotonic() + READY_S
-    with grpc.insecure_channel(f"{HOST}:{port}") as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if front.process.poll() is not None:
-                pytest.fail(f"front-end exited ({front.process.returncode}):\n{_tail(front)}")
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    front.stop()
-    pytest.fail(f"front-end not serving after {READY_S} s:\n{_tail(front)}")
+    def exited() -> None:
+        if front.process.poll() is not None:
+            pytest.fail(f"front-end exited ({front.process.returncode}):\n{_tail(front)}")
+
+    try:
+        wait_serving(f"{HOST}:{port}", READY_S, check=exited)
+    except DeadlineExceededError:
+        front.stop()
+        pytest.fail(f"front-end not serving after {READY_S} s:\n{_tail(front)}")
 
 
 def _tail(front: FrontEnd) -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from simsearch.cli import main as cli_main
 from simsearch.config import ServerConfig
 from simsearch.errors import FailedPreconditionError
 from simsearch.server import build_engine
-from simsearch.server.cli import main as serve_main
 from support.ports import free_port
 
 
@@ -43,6 +43,6 @@ def test_an_unreachable_milvus_stops_the_start_with_one_line(
     closed = free_port()  # nothing listens there
     argv = ["--model", str(tiny_model_dir), "--data-dir", str(tmp_path), "--engine", "torch"]
     argv += ["--port", "0", "--store", "milvus", "--milvus-uri", f"http://127.0.0.1:{closed}"]
-    assert serve_main(argv) == 1
+    assert cli_main(["serve", *argv]) == 1
     [line] = [r for r in caplog.records if r.getMessage().startswith("cannot start")]
     assert "Milvus" in line.getMessage() and line.exc_info is None

@@ -79,6 +79,9 @@ CALLS: dict[str, Call] = {
     "Delete": lambda s, m, w: s.Delete(
         pb.DeleteRequest(collection=COLLECTION, ids=["absent"]), metadata=m, timeout=TIMEOUT
     ),
+    "Export": lambda s, m, w: list(
+        s.Export(pb.ExportRequest(collection=COLLECTION), metadata=m, timeout=TIMEOUT)
+    ),
     "Search": lambda s, m, w: s.Search(
         pb.SearchRequest(collection=COLLECTION, texts=["a cat"], k=2), metadata=m, timeout=TIMEOUT
     ),

@@ -1,7 +1,7 @@
 """A real ``simsearch serve`` process on 127.0.0.1, for the shutdown and load tests.
 
-Readiness is the standard health check answering SERVING; resident memory is read from
-``/proc/<pid>/status`` (Linux).
+Readiness is ``Client.wait_until_serving`` (the health service's Watch); resident memory is read
+from ``/proc/<pid>/status`` (Linux).
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 import simsearch
+from simsearch.errors import DeadlineExceededError
+from support.serving import wait_serving
 
 SRC = Path(simsearch.__file__).resolve().parents[1]
 
@@ -56,27 +54,18 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 600.0) -> ServerProcess:
-        """Poll the health check until SERVING; ``timeout`` only bounds a hang (a start takes
-        seconds, minutes on a loaded machine).
+        """Block until the health check says SERVING; ``timeout`` only bounds a hang (a start
+        takes seconds, minutes on a loaded machine)."""
+        try:
+            wait_serving(self.address, timeout, check=self._raise_if_exited)
+        except DeadlineExceededError:
+            self.kill()
+            raise TimeoutError(f"server not SERVING after {timeout} s:\n{self.log()}") from None
+        return self
 
-        Each check uses a new channel: a channel that kept failing to connect while the model
-        loaded backs off exponentially (up to 2 minutes), and would then still be waiting for
-        its next attempt long after the server started serving."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"server exited {self.popen.returncode}:\n{self.log()}")
-            with grpc.insecure_channel(self.address) as channel:
-                health = health_pb2_grpc.HealthStub(channel)
-                try:
-                    answer = health.Check(health_pb2.HealthCheckRequest(), timeout=10.0)
-                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                        return self
-                except grpc.RpcError:
-                    pass
-            time.sleep(0.1)
-        self.kill()
-        raise TimeoutError(f"server not SERVING after {timeout} s:\n{self.log()}")
+    def _raise_if_exited(self) -> None:
+        if self.popen.poll() is not None:
+            raise RuntimeError(f"server exited {self.popen.returncode}:\n{self.log()}")
 
     def rss_kib(self) -> int:
         """Resident memory of the server process, in KiB."""

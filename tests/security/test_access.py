@@ -15,8 +15,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from simsearch.cli import main as cli_main
 from simsearch.client import Client
-from simsearch.client.cli import main as cli_main
 from simsearch.errors import PermissionDeniedError, UnauthenticatedError
 from simsearch.server import RunningServer
 from simsearch.server.auth import RPC_ROLES, Role

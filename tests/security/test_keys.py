@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
+import click
 import pytest
 
-from simsearch.config import ServerConfig, add_arguments, config_from_args
+from simsearch.cli.serve import serve, server_config
+from simsearch.config import ServerConfig
 from simsearch.server.auth import KeyRing, Role, load_keys, required_role
-from simsearch.server.cli import build_parser
 from simsearch.server.security import Security, exposure_warning, is_loopback
 
 from .conftest import KEYS, StartServer
@@ -77,12 +77,12 @@ def test_keys_are_kept_as_digests_and_never_shown(tmp_path: Path) -> None:
 
 
 def test_keys_come_from_the_environment_never_a_flag() -> None:
-    parser = build_parser()
-    assert "--api-keys" not in parser.format_help().replace("--api-keys-file", "")
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--api-keys", f"read:{READ}"])
-    args = parser.parse_args(["--api-keys-file", "/etc/keys"])
-    config = config_from_args(args, {"SIMSEARCH_API_KEYS": f"read:{READ}"})
+    with click.Context(serve, info_name="simsearch serve") as context:
+        help_text = serve.get_help(context)
+    assert "--api-keys " not in help_text.replace("--api-keys-file", "")
+    with pytest.raises(click.NoSuchOption):
+        server_config(["--api-keys", f"read:{READ}"], {})
+    config = server_config(["--api-keys-file", "/etc/keys"], {"SIMSEARCH_API_KEYS": f"read:{READ}"})
     assert (config.api_keys_file, config.api_keys) == (Path("/etc/keys"), f"read:{READ}")
 
 
@@ -98,8 +98,6 @@ def test_role_table() -> None:
 
 
 def test_settings_that_do_not_fit_together_are_refused() -> None:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
     for flags, message in (
         (["--tls-cert", "c.pem"], "tls_cert and tls_key go together"),
         (["--tls-client-ca", "ca.pem"], "needs tls_cert"),
@@ -107,8 +105,8 @@ def test_settings_that_do_not_fit_together_are_refused() -> None:
         (["--metrics-port", "50051"], "pick two ports"),
         (["--shutdown-grace", "-1"], "shutdown_grace"),
     ):
-        with pytest.raises(ValueError, match=message):
-            config_from_args(parser.parse_args(flags), {})
+        with pytest.raises(click.UsageError, match=message):
+            server_config(flags, {})
 
 
 @pytest.mark.parametrize(

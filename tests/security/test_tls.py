@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from simsearch.cli import main as cli_main
 from simsearch.client import Client
-from simsearch.client.cli import main as cli_main
 from simsearch.client.rpc import TlsHandshakeError
 from simsearch.config import ServerConfig
 from simsearch.errors import SimsearchError, UnauthenticatedError

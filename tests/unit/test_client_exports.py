@@ -18,8 +18,11 @@ def test_every_exported_name_exists_and_the_list_is_sorted() -> None:
 
 
 def test_the_client_and_its_cli_import_no_heavy_dependency() -> None:
+    """Also ``simsearch serve --help``: the server half is imported only when it runs."""
     code = (
-        "import sys, simsearch.client, simsearch.client.cli; "
+        "import contextlib, io, sys, simsearch.client, simsearch.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert simsearch.cli.main(['serve', '--help']) == 0\n"
         "print(sorted({'torch', 'faiss', 'transformers'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from simsearch.client import jsonable, render
+from simsearch.cli import json_output, render
+from simsearch.cli.output import plain_text
 from simsearch.types import CollectionInfo, CollectionSpec, Pooling
 
 CAUSE = "the store /data/bad/store.sqlite3 is damaged (Page 3: btreeInitPage() returns error 11)"
@@ -25,33 +26,36 @@ def _info(name: str, *, unavailable: str = "", known: bool = True) -> Collection
 
 
 def test_describe_leads_with_the_cause_and_the_fix() -> None:
-    lines = render.collection_text(_info("bad", unavailable=CAUSE)).splitlines()
+    lines = plain_text(render.collection_text(_info("bad", unavailable=CAUSE))).splitlines()
     assert lines[:3] == [
-        "name         bad",
-        f"status       UNAVAILABLE: {CAUSE}",
-        "to fix       drop it (simsearch drop bad), or repair its files and restart the server; "
+        "name          bad",
+        f"status        UNAVAILABLE: {CAUSE}",
+        "to fix        drop it (simsearch drop bad), or repair its files and restart the server; "
         "it serves nothing until then",
     ]
-    assert "index        HNSW32" in lines and not any(
+    assert "index         HNSW32" in lines and not any(
         line.startswith("documents") for line in lines
     )
 
 
 def test_describe_of_an_unreadable_store_shows_only_what_is_known() -> None:
-    text = render.collection_text(_info("bad", unavailable=CAUSE, known=False))
+    text = plain_text(render.collection_text(_info("bad", unavailable=CAUSE, known=False)))
     assert [line.split()[0] for line in text.splitlines()] == ["name", "status", "to"]
 
 
 def test_a_usable_collection_is_described_as_before() -> None:
-    text = render.collection_text(_info("good"))
-    assert "UNAVAILABLE" not in text and "documents    1,234" in text
+    text = plain_text(render.collection_text(_info("good")))
+    assert "UNAVAILABLE" not in text and "documents     1,234" in text
 
 
 def test_the_table_gets_an_unavailable_column_and_a_hint_only_when_needed() -> None:
     good = _info("good")
-    assert "unavailable" not in render.collections_table([good], 200)
-    table = render.collections_table(
-        [_info("bad", unavailable=CAUSE, known=False), good, _info("old", unavailable="x")], 200
+    assert "unavailable" not in plain_text(render.collections_table([good]), 200)
+    table = plain_text(
+        render.collections_table(
+            [_info("bad", unavailable=CAUSE, known=False), good, _info("old", unavailable="x")]
+        ),
+        200,
     )
     header, bad, ok, old, blank, hint = table.splitlines()
     assert header.split()[-2:] == ["compatible", "unavailable"]
@@ -63,6 +67,6 @@ def test_the_table_gets_an_unavailable_column_and_a_hint_only_when_needed() -> N
 
 
 def test_json_carries_the_cause() -> None:
-    assert jsonable.collection_json(_info("good"))["unavailable"] == ""
-    described = jsonable.collection_json(_info("bad", unavailable=CAUSE, known=False))
+    assert json_output.collection_json(_info("good"))["unavailable"] == ""
+    described = json_output.collection_json(_info("bad", unavailable=CAUSE, known=False))
     assert json.loads(json.dumps(described))["unavailable"] == CAUSE

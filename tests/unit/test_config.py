@@ -1,23 +1,28 @@
-"""Server settings: flag beats environment beats default; limits; parse and range errors.
+"""Server settings as ``simsearch serve`` parses them: flag beats environment beats default;
+bare boolean flags; limits; parse and range errors.
 
-Every test passes its own ``environ``; none reads or changes ``os.environ``.
+Every test runs with only its own ``SIMSEARCH_*`` variables set (click's isolation).
 """
 
 from __future__ import annotations
 
-import argparse
+import re
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
-from simsearch.config import SETTINGS, ServerConfig, add_arguments, config_from_args
+from simsearch.cli.serve import server_config
+from simsearch.config import SETTINGS, ServerConfig
+from simsearch.encoder.loading import _load_failure, resolve_model
 from simsearch.types import Limits
 
 
 def build(flags: list[str], environ: dict[str, str] | None = None) -> ServerConfig:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return config_from_args(parser.parse_args(flags), environ=environ or {})
+    unset: dict[str, str | None] = {setting.env: None for setting in SETTINGS}
+    with CliRunner().isolation(env={**unset, **(environ or {})}):
+        return server_config(flags, environ or {})
 
 
 def test_defaults() -> None:
@@ -56,7 +61,27 @@ def test_typed_values() -> None:
     assert config.allow_download is True
     assert config.max_length == 128
     assert config.device == "cuda:1"
-    assert build(["--allow-download", "off"], environ).allow_download is False
+    assert build(["--no-allow-download"], environ).allow_download is False
+
+
+def test_boolean_flags_are_bare_with_a_no_form() -> None:
+    assert build(["--int8", "--allow-download"]).int8 is True
+    assert build(["--allow-download"]).allow_download is True
+    assert build(["--no-int8"], {"SIMSEARCH_INT8": "true"}).int8 is False
+    assert build([], {"SIMSEARCH_INT8": "1"}).int8 is True
+    with pytest.raises(click.UsageError, match="does not take a value"):
+        build(["--int8=true"])
+
+
+def test_the_flags_the_model_loading_error_names_work_bare() -> None:
+    """The error says "pass --allow-download": that exact flag must parse as written."""
+    message = _load_failure(resolve_model("org/no-such-model"), False, OSError("not cached"))
+    flags = re.findall(r"--[a-z][a-z-]*", message)
+    assert "--allow-download" in flags
+    for flag in flags:
+        assert build([flag]).allow_download is True
+    for name, value in re.findall(r"(SIMSEARCH_[A-Z_]+)=(\w+)", message):
+        assert build([], {name: value}).allow_download is True
 
 
 def test_every_setting_has_a_flag_and_an_env_twin() -> None:
@@ -72,23 +97,26 @@ def test_every_setting_has_a_flag_and_an_env_twin() -> None:
     [
         ("SIMSEARCH_PORT", "http"),
         ("SIMSEARCH_MAX_K", "5.5"),
-        ("SIMSEARCH_WORKERS", ""),
         ("SIMSEARCH_ALLOW_DOWNLOAD", "maybe"),
     ],
 )
 def test_bad_environment_values_name_the_variable(env: str, raw: str) -> None:
-    with pytest.raises(ValueError, match=env):
+    with pytest.raises(click.BadParameter) as raised:
         build([], {env: raw})
+    assert env in raised.value.format_message()
+
+
+def test_an_empty_environment_variable_is_unset() -> None:
+    assert build([], {"SIMSEARCH_WORKERS": ""}).workers == ServerConfig().workers
 
 
 def test_a_flag_hides_a_bad_environment_value() -> None:
     assert build(["--port", "1"], {"SIMSEARCH_PORT": "http"}).port == 1
 
 
-def test_bad_flag_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+def test_bad_flag_values_are_usage_errors() -> None:
+    with pytest.raises(click.BadParameter, match="many"):
         build(["--max-k", "many"])
-    assert "--max-k" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -110,7 +138,7 @@ def test_bad_flag_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) ->
 def test_out_of_range_values_are_refused(
     flags: list[str], environ: dict[str, str], match: str
 ) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(click.UsageError, match=match):
         build(flags, environ)
 
 
@@ -122,7 +150,7 @@ def test_edges_of_the_ranges_are_accepted() -> None:
 def test_engine_must_be_one_the_encoder_knows() -> None:
     assert build(["--engine", "openvino"]).engine == "openvino"
     assert build([], {"SIMSEARCH_ENGINE": "torch"}).engine == "torch"
-    with pytest.raises(ValueError, match="engine must be auto, torch or openvino"):
+    with pytest.raises(click.UsageError, match="engine must be auto, torch or openvino"):
         build(["--engine", "onnx"])
 
 
@@ -149,10 +177,9 @@ def test_scale_out_settings_have_flags_and_environment_twins() -> None:
     assert "Milvus" not in repr(config)  # the token never reaches a log line
 
 
-def test_the_milvus_token_has_no_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+def test_the_milvus_token_has_no_flag() -> None:
+    with pytest.raises(click.NoSuchOption, match="--milvus-token"):
         build(["--store", "milvus", "--milvus-uri", "m.db", "--milvus-token", "root:Milvus"])
-    assert "--milvus-token" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -168,5 +195,5 @@ def test_the_milvus_token_has_no_flag(capsys: pytest.CaptureFixture[str]) -> Non
     ],
 )
 def test_scale_out_settings_that_cannot_work_are_refused(flags: list[str], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(click.UsageError, match=match):
         build(flags)

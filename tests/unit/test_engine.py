@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from simsearch.errors import (
 )
 from simsearch.index import FaissCatalog
 from simsearch.types import Document, Limits, Pooling
+from support.catalogs import stored
 from support.stored_spec import set_stored_index
 from unit.fake_encoder import DIMENSION, FakeEncoder
 
@@ -52,13 +53,6 @@ def encoder() -> FakeEncoder:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data")
-    yield catalog
-    catalog.close()
-
-
-@pytest.fixture
 def engine(encoder: FakeEncoder, catalog: FaissCatalog) -> Engine:
     return Engine(encoder, catalog, LIMITS)
 
@@ -74,20 +68,6 @@ def docs(engine: Engine, encoder: FakeEncoder) -> Engine:
 
 def ids(hits: list[Any]) -> list[str]:
     return [hit.id for hit in hits]
-
-
-def stored(catalog: FaissCatalog) -> dict[str, Any]:
-    """Everything the catalog holds: per collection its spec, count and every document with
-    its score against a fixed probe vector (which changes when an embedding changes)."""
-    probe = np.random.default_rng(7).standard_normal((1, DIMENSION)).astype(np.float32)
-    probe /= np.linalg.norm(probe)
-    state = {}
-    for name in catalog.names():
-        collection = catalog.open(name)
-        hits = collection.search(probe, 1000)[0]
-        rows = sorted((h.id, round(h.score, 5), h.text, repr(h.metadata)) for h in hits)
-        state[name] = (collection.spec, collection.count(), rows)
-    return state
 
 
 # -- collections --------------------------------------------------------------------------
@@ -415,6 +395,7 @@ def test_a_collection_of_another_model(docs: Engine, catalog: FaissCatalog, tmp_
         assert info.spec.model_fingerprint == FINGERPRINT_A
         assert [i.compatible for i in engine.list_collections()] == [False]
         _assert_unusable(engine, other)
+        _assert_readable(engine, other)
         engine.drop_collection("docs")
         assert engine.list_collections() == []
         assert engine.create_collection("docs").compatible
@@ -423,21 +404,36 @@ def test_a_collection_of_another_model(docs: Engine, catalog: FaissCatalog, tmp_
 
 
 def _assert_unusable(engine: Engine, encoder: FakeEncoder) -> None:
+    """Vectors of another model are never searched, written or returned; the message says
+    how to move the documents (export, then upsert under this model)."""
     attempts: list[Callable[[], object]] = [
         lambda: engine.search("docs", ["red apple"], k=1),
         lambda: engine.search("docs", np.ones((1, DIMENSION), np.float32), k=1),
         lambda: engine.upsert("docs", [Document("new", "text")]),
-        lambda: engine.get("docs", ["apple"]),
+        lambda: engine.upsert_stream("docs", [([Document("new", "text")], False)]),
+        lambda: engine.rerank("docs", [("red apple", ["apple"])]),
         lambda: engine.get_embeddings("docs", ["apple"]),
-        lambda: engine.delete("docs", ["apple"]),
     ]
     for attempt in attempts:
         with pytest.raises(FailedPreconditionError) as raised:
             attempt()
         assert FINGERPRINT_A in str(raised.value)
         assert FINGERPRINT_B in str(raised.value)
+        assert "`simsearch export docs > docs.jsonl`" in str(raised.value)
     assert encoder.calls == []
     assert engine.describe_collection("docs").count == len(DOCS)
+
+
+def _assert_readable(engine: Engine, encoder: FakeEncoder) -> None:
+    """Texts and metadata of another model's collection are read back and deleted."""
+    assert engine.get("docs", ["car", "apple"]) == [DOCS[2], DOCS[0]]
+    exported = [doc for chunk in engine.export("docs", chunk_size=2) for doc in chunk]
+    assert exported == sorted(DOCS, key=lambda doc: doc.id)
+    assert engine.delete("docs", ["car", "unknown"]) == 1
+    assert [doc.id for chunk in engine.export("docs", "auto") for doc in chunk] == [
+        "banana", "kuchen",
+    ]  # fmt: skip
+    assert encoder.calls == []
 
 
 # -- index kinds FAISS cannot run, collections that cannot be opened -------------------------

@@ -12,8 +12,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,13 +30,6 @@ TEXT = " ".join(WORDS)  # 40 tokens + 2 special
 @pytest.fixture
 def encoder() -> FakeEncoder:
     return FakeEncoder(max_length=64)
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data")
-    yield catalog
-    catalog.close()
 
 
 EngineFor = Callable[..., Engine]

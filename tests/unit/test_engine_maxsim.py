@@ -3,8 +3,7 @@ MaxSim, hybrid scores and alignments, Search with a rerank, Rerank by ids, and t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,8 @@ from simsearch.types import (
     SearchParams,
     TokenSelection,
 )
+from support.catalogs import stored
 from unit.fake_encoder import FakeEncoder
-from unit.test_engine import stored
 
 LIMITS = Limits(max_batch=8, max_k=20, max_text_chars=200, max_rerank_depth=30)
 WORDS = "red green blue apple pear plum car bus train dog cat fish".split()  # noqa: SIM905
@@ -50,13 +49,6 @@ QUERIES = ["red apple pie", "a fast train , bus", "dog and cat"]
 @pytest.fixture
 def encoder() -> FakeEncoder:
     return FakeEncoder("fingerprint-a", max_length=12)
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data")
-    yield catalog
-    catalog.close()
 
 
 @pytest.fixture

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from simsearch.engine import sizes
 from simsearch.engine.maxsim import align, maxsim_many, token_vectors
-from simsearch.server import convert
 from simsearch.types import Hit, MaxSimOptions, TextInput, TokenEmbeddings, TokenSelection
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.wire import array_to_tensor
+from simsearch.wire.alignments import alignment_to_wire
+from simsearch.wire.documents import hits_to_wire
+from simsearch.wire.embeddings import token_embeddings_to_wire
 from unit.fake_encoder import DIMENSION, FakeEncoder
 
 SLACK = 16  # bytes per item an estimate may be over (unsent 0.0 floats, short indices)
@@ -56,11 +58,11 @@ def test_encode_tokens_size_is_exact(inputs: list[TextInput], truncate: bool) ->
         if truncate
         else (FakeEncoder(max_length=10_000).encode_tokens(inputs, truncate=False))
     )
-    response = pb.EncodeTokensResponse(items=[convert.tokens_to_wire(item) for item in items])
+    response = pb.EncodeTokensResponse(items=[token_embeddings_to_wire(item) for item in items])
     estimate = sizes.tokens_response(columnless(items), DIMENSION)
     assert estimate.total == response.ByteSize()
     assert list(estimate.items) == [
-        pb.EncodeTokensResponse(items=[convert.tokens_to_wire(item)]).ByteSize() for item in items
+        pb.EncodeTokensResponse(items=[token_embeddings_to_wire(item)]).ByteSize() for item in items
     ]
 
 
@@ -94,7 +96,7 @@ def compare_wire(
     if alignments:
         for a, b in zip(tokens[0::2], tokens[1::2], strict=True):
             found = align(a, b, options.tokens, with_matrix=matrix)
-            response.alignments.append(convert.alignment_to_wire(found))
+            response.alignments.append(alignment_to_wire(found))
     return response
 
 
@@ -170,7 +172,7 @@ hits = st.builds(
 @given(rows=st.lists(st.lists(hits, max_size=5), min_size=1, max_size=4), data=st.data())
 def test_search_size_bounds_the_response(rows: list[list[Hit]], data: st.DataObject) -> None:
     truncated = data.draw(st.lists(st.integers(0, 300), max_size=len(rows), unique=True))
-    response = pb.SearchResponse(results=convert.results_to_wire(rows), truncated=truncated)
+    response = pb.SearchResponse(results=hits_to_wire(rows), truncated=truncated)
     estimate = sizes.search_response(rows, truncated)
     within(response.ByteSize(), estimate.total, sum(map(len, rows)) + 1)
 
@@ -182,7 +184,7 @@ def test_reranked_size_bounds_every_reranking(rows: list[list[Hit]], k: int) -> 
     estimate = sizes.reranked_response(rows, k, [])
     for order in (1, -1):
         kept = [[replace(hit, maxsim_score=0.5) for hit in row[::order][:k]] for row in rows]
-        response = pb.SearchResponse(results=convert.results_to_wire(kept))
+        response = pb.SearchResponse(results=hits_to_wire(kept))
         assert response.ByteSize() <= estimate.total
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +17,10 @@ LONG = " ".join(f"w{i}" for i in range(20))  # over the fake model's 12 words
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    catalog = FaissCatalog(tmp_path / "data")
+def engine(catalog: FaissCatalog) -> Engine:
     engine = Engine(FakeEncoder(max_length=12), catalog, LIMITS)
     engine.create_collection("c", store_tokens=True)
-    yield engine
-    catalog.close()
+    return engine
 
 
 def chunks(

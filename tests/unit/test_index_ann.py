@@ -3,7 +3,6 @@ parameters, deleted ids never returned, per-request parameters, checkpoint spaci
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +35,6 @@ def maximum(count: int) -> SearchParams:
 
 def ids(start: int, stop: int) -> list[str]:
     return [f"doc-{i}" for i in range(start, stop)]
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data", checkpoint_every=10**6)
-    yield catalog
-    catalog.close()
 
 
 def filled(catalog: FaissCatalog, index: str, n: int = N) -> tuple[FaissCollection, Corpus]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,6 @@ from support.stored_spec import set_stored_index
 from unit.index_fixtures import spec, unit_vectors
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path)
-    yield catalog
-    catalog.close()
-
-
 def test_the_classes_satisfy_the_engine_protocols(catalog: FaissCatalog) -> None:
     """Checked by mypy on this file; at runtime the assignments just run."""
     typed_catalog: Catalog = catalog
@@ -39,21 +31,21 @@ def test_the_classes_satisfy_the_engine_protocols(catalog: FaissCatalog) -> None
     assert isinstance(typed_collection, FaissCollection)
 
 
-def test_create_open_and_names(catalog: FaissCatalog, tmp_path: Path) -> None:
+def test_create_open_and_names(catalog: FaissCatalog, data_dir: Path) -> None:
     for name in ["zeta", "alpha", "Mid.dle-1"]:
         catalog.create(spec(name))
     assert catalog.names() == ["Mid.dle-1", "alpha", "zeta"]
     assert catalog.open("alpha") is catalog.open("alpha")
-    assert sorted(p.name for p in (tmp_path / "alpha").iterdir())[:2] == [
+    assert sorted(p.name for p in (data_dir / "alpha").iterdir())[:2] == [
         SNAPSHOT_FILE,
         STORE_FILE,
     ]
 
 
-def test_spec_and_created_at_survive_reopening(catalog: FaissCatalog, tmp_path: Path) -> None:
+def test_spec_and_created_at_survive_reopening(catalog: FaissCatalog, data_dir: Path) -> None:
     created = catalog.create(spec(index="HNSW32 | efSearch=64"))
     catalog.close()
-    reopened = FaissCatalog(tmp_path).open("docs")
+    reopened = FaissCatalog(data_dir).open("docs")
     assert reopened.spec == created.spec
     assert reopened.created_at == created.created_at > 0
 
@@ -65,12 +57,12 @@ def test_unknown_collection_is_not_found(catalog: FaissCatalog) -> None:
         catalog.drop("nope")
 
 
-def test_duplicate_name_already_exists(catalog: FaissCatalog, tmp_path: Path) -> None:
+def test_duplicate_name_already_exists(catalog: FaissCatalog, data_dir: Path) -> None:
     catalog.create(spec())
     with pytest.raises(AlreadyExistsError, match="'docs'"):
         catalog.create(spec(index="HNSW32"))
     with pytest.raises(AlreadyExistsError):
-        FaissCatalog(tmp_path).create(spec())
+        FaissCatalog(data_dir).create(spec())
 
 
 @pytest.mark.parametrize(
@@ -87,11 +79,11 @@ def test_duplicate_name_already_exists(catalog: FaissCatalog, tmp_path: Path) ->
     ],
 )
 def test_bad_index_kind_is_invalid_and_leaves_nothing(
-    catalog: FaissCatalog, tmp_path: Path, index: str, reason: str
+    catalog: FaissCatalog, data_dir: Path, index: str, reason: str
 ) -> None:
     with pytest.raises(InvalidArgumentError, match=reason):
         catalog.create(spec(index=index))
-    assert list(tmp_path.iterdir()) == []
+    assert list(data_dir.iterdir()) == []
     assert catalog.names() == []
 
 
@@ -104,12 +96,12 @@ def test_path_like_names_are_refused(catalog: FaissCatalog, name: str) -> None:
 
 
 def test_drop_removes_the_files_and_the_name_can_be_reused(
-    catalog: FaissCatalog, tmp_path: Path
+    catalog: FaissCatalog, data_dir: Path
 ) -> None:
     collection = catalog.create(spec())
     collection.upsert([Document("a", "text")], unit_vectors(1, seed=0))
     catalog.drop("docs")
-    assert list(tmp_path.iterdir()) == []
+    assert list(data_dir.iterdir()) == []
     assert catalog.names() == []
     with pytest.raises(UnavailableError):
         collection.count()
@@ -119,11 +111,11 @@ def test_drop_removes_the_files_and_the_name_can_be_reused(
 
 
 def test_a_directory_without_a_store_is_no_collection(
-    catalog: FaissCatalog, tmp_path: Path
+    catalog: FaissCatalog, data_dir: Path
 ) -> None:
     """What a crash in the middle of creating (or a stray mkdir) leaves is not listed."""
-    (tmp_path / "half").mkdir()
-    (tmp_path / "half" / SNAPSHOT_FILE).write_bytes(b"junk")
+    (data_dir / "half").mkdir()
+    (data_dir / "half" / SNAPSHOT_FILE).write_bytes(b"junk")
     assert catalog.names() == []
     with pytest.raises(NotFoundError):
         catalog.open("half")
@@ -131,12 +123,12 @@ def test_a_directory_without_a_store_is_no_collection(
     assert catalog.names() == ["half"]
 
 
-def test_an_unreadable_store_is_unavailable(tmp_path: Path) -> None:
-    FaissCatalog(tmp_path).create(spec()).close()
-    for leftover in (tmp_path / "docs").glob(f"{STORE_FILE}-*"):
+def test_an_unreadable_store_is_unavailable(data_dir: Path) -> None:
+    FaissCatalog(data_dir).create(spec()).close()
+    for leftover in (data_dir / "docs").glob(f"{STORE_FILE}-*"):
         leftover.unlink()
-    (tmp_path / "docs" / STORE_FILE).write_bytes(b"not a database" * 100)
-    catalog = FaissCatalog(tmp_path)
+    (data_dir / "docs" / STORE_FILE).write_bytes(b"not a database" * 100)
+    catalog = FaissCatalog(data_dir)
     assert catalog.names() == ["docs"]
     with pytest.raises(UnavailableError, match="'docs'"):
         catalog.open("docs")
@@ -163,7 +155,7 @@ METADATA: list[dict[str, Any]] = [
 ]
 
 
-def test_documents_and_metadata_round_trip(catalog: FaissCatalog, tmp_path: Path) -> None:
+def test_documents_and_metadata_round_trip(catalog: FaissCatalog, data_dir: Path) -> None:
     collection = catalog.create(spec())
     documents = [
         Document(f"id-{i} ✓", f"text {i} 文本", metadata) for i, metadata in enumerate(METADATA)
@@ -172,7 +164,7 @@ def test_documents_and_metadata_round_trip(catalog: FaissCatalog, tmp_path: Path
     collection.upsert(documents, vectors)
     catalog.close()
 
-    reopened = FaissCatalog(tmp_path).open("docs")
+    reopened = FaissCatalog(data_dir).open("docs")
     ids = [doc.id for doc in documents]
     assert reopened.get([*ids, "unknown"]) == [*documents, None]
     np.testing.assert_array_equal(reopened.get_embeddings(ids[::-1]), vectors[::-1])
@@ -237,22 +229,22 @@ def _file_bytes(directory: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
 
 
-def _planted(tmp_path: Path, stored_index: str) -> dict[str, bytes]:
+def _planted(data_dir: Path, stored_index: str) -> dict[str, bytes]:
     """A good collection and a "bad" one whose stored index is ``stored_index``; the bad
     one's files as they are on disk."""
-    catalog = FaissCatalog(tmp_path)
+    catalog = FaissCatalog(data_dir)
     for name in ("good", "bad"):
         catalog.create(spec(name)).upsert([Document("a", "text")], unit_vectors(1, seed=0))
     catalog.close()
-    set_stored_index(tmp_path / "bad", stored_index)
-    return _file_bytes(tmp_path / "bad")
+    set_stored_index(data_dir / "bad", stored_index)
+    return _file_bytes(data_dir / "bad")
 
 
 def test_a_collection_that_cannot_open_is_unavailable_and_the_others_serve(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    files = _planted(tmp_path, "NoSuchIndex42")
-    catalog = FaissCatalog(tmp_path)
+    files = _planted(data_dir, "NoSuchIndex42")
+    catalog = FaissCatalog(data_dir)
     assert catalog.names() == ["bad", "good"]
     assert catalog.unavailable("bad") is None  # not tried yet
     for _ in range(3):  # remembered: opened (and logged) once
@@ -270,24 +262,24 @@ def test_a_collection_that_cannot_open_is_unavailable_and_the_others_serve(
     assert (info.spec.name, info.spec.index, info.spec.dimension) == ("bad", "NoSuchIndex42", 32)
     assert info.created_at > 0 and info.count == 0
     assert catalog.open("good").count() == 1
-    assert _file_bytes(tmp_path / "bad") == files  # left for whoever repairs it
+    assert _file_bytes(data_dir / "bad") == files  # left for whoever repairs it
 
     with pytest.raises(AlreadyExistsError, match=r"unavailable .*drop it first"):
         catalog.create(spec("bad"))
     catalog.drop("bad")
     assert catalog.names() == ["good"] and catalog.unavailable("bad") is None
-    assert not (tmp_path / "bad").exists()
+    assert not (data_dir / "bad").exists()
     assert catalog.create(spec("bad")).count() == 0
     catalog.close()
 
 
-def test_an_unreadable_store_is_described_by_its_name_only(tmp_path: Path) -> None:
-    _planted(tmp_path, "flat")
-    for leftover in (tmp_path / "bad").glob(f"{STORE_FILE}-*"):
+def test_an_unreadable_store_is_described_by_its_name_only(data_dir: Path) -> None:
+    _planted(data_dir, "flat")
+    for leftover in (data_dir / "bad").glob(f"{STORE_FILE}-*"):
         leftover.unlink()
-    (tmp_path / "bad" / STORE_FILE).write_bytes(b"not a database" * 400)
-    files = _file_bytes(tmp_path / "bad")
-    catalog = FaissCatalog(tmp_path)
+    (data_dir / "bad" / STORE_FILE).write_bytes(b"not a database" * 400)
+    files = _file_bytes(data_dir / "bad")
+    catalog = FaissCatalog(data_dir)
     with pytest.raises(UnavailableError, match=r"is unavailable: could not open the store"):
         catalog.open("bad")
     info = catalog.unavailable("bad")
@@ -300,15 +292,15 @@ def test_an_unreadable_store_is_described_by_its_name_only(tmp_path: Path) -> No
     )
     assert "file is not a database" in info.unavailable
     assert catalog.open("good").count() == 1
-    assert _file_bytes(tmp_path / "bad") == files
+    assert _file_bytes(data_dir / "bad") == files
     catalog.drop("bad")
     assert catalog.names() == ["good"]
 
 
 def test_an_unexpected_error_while_opening_is_unavailable_with_its_type(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _planted(tmp_path, "flat")
+    _planted(data_dir, "flat")
     original = FaissCollection.open
 
     def failing(directory: Path, **options: Any) -> FaissCollection:
@@ -317,7 +309,7 @@ def test_an_unexpected_error_while_opening_is_unavailable_with_its_type(
         return original(directory, **options)
 
     monkeypatch.setattr(FaissCollection, "open", failing)
-    catalog = FaissCatalog(tmp_path)
+    catalog = FaissCatalog(data_dir)
     with pytest.raises(UnavailableError, match="unavailable: MemoryError: std::bad_alloc"):
         catalog.open("bad")
     assert catalog.open("good").count() == 1
@@ -326,10 +318,10 @@ def test_an_unexpected_error_while_opening_is_unavailable_with_its_type(
     catalog.close()
 
 
-def test_a_folder_whose_name_open_refuses_is_not_listed(tmp_path: Path) -> None:
+def test_a_folder_whose_name_open_refuses_is_not_listed(data_dir: Path) -> None:
     """Listing it would make every ListCollections fail with INVALID_ARGUMENT."""
-    FaissCatalog(tmp_path).create(spec()).close()
-    shutil.copytree(tmp_path / "docs", tmp_path / "back\\slash")
-    catalog = FaissCatalog(tmp_path)
+    FaissCatalog(data_dir).create(spec()).close()
+    shutil.copytree(data_dir / "docs", data_dir / "back\\slash")
+    catalog = FaissCatalog(data_dir)
     assert catalog.names() == ["docs"]
     catalog.close()

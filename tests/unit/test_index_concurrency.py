@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 
@@ -18,11 +19,11 @@ from simsearch.index import FaissCatalog, FaissCollection, exact
 from simsearch.index.gather import Gatherer
 from simsearch.index.kinds import IndexKind
 from simsearch.index.locks import ReadWriteLock
-from simsearch.index.vectors import VectorIndex
+from simsearch.index.vectors import BLAS_THRESHOLD, VectorIndex
 from simsearch.types import Document, FloatArray, Hit
 from unit.index_fixtures import spec, unit_vectors
 
-D = 384  # FAISS switches to BLAS from 8 queries at this dimension: both kernels are exercised
+D = 384  # FAISS switches to BLAS from 3 queries at this dimension: both kernels are exercised
 WAIT = 60.0  # seconds to wait for a state that must come (a hang fails, a slow run does not)
 
 
@@ -226,6 +227,24 @@ def test_a_query_gets_the_same_answer_alone_in_a_batch_and_with_a_larger_k(
     assert batch_labels[0, :41].tolist() == [15, *range(300, 420, 3)]
 
 
+@pytest.mark.parametrize("batch", [2, 3, 4, 7, 8])
+def test_small_batches_on_either_kernel_answer_like_single_queries(
+    tied_index: tuple[VectorIndex, FloatArray], batch: int
+) -> None:
+    """Gathered batches of 2-8 queries: FAISS scans one query at a time below
+    ``BLAS_THRESHOLD`` and with BLAS from it; each query's answer is its answer alone."""
+    index, queries = tied_index
+    assert faiss.cvar.distance_compute_blas_threshold == BLAS_THRESHOLD
+    assert 2 * D < BLAS_THRESHOLD <= 8 * D  # so the batches below take both kernels
+    unused: Any = None  # exact search reads no stored vectors
+    for k in (10, 60):
+        scores, labels = index.search_rescored(queries[:batch], k, unused, one_thread=True)
+        for row in range(batch):
+            alone_scores, alone_labels = index.search_rescored(queries[row][None], k, unused)
+            assert alone_labels[0].tolist() == labels[row].tolist()
+            assert alone_scores[0].tobytes() == scores[row].tobytes()
+
+
 def test_a_large_batch_is_ranked_in_chunks_with_the_same_answers(
     tied_index: tuple[VectorIndex, FloatArray],
 ) -> None:
@@ -256,13 +275,6 @@ def test_ranked_scores_are_exact_and_ties_go_to_the_lower_label() -> None:
 
 
 # -- collections: gathered searches equal one-at-a-time ones ----------------------------------
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data", checkpoint_every=10**6)
-    yield catalog
-    catalog.close()
 
 
 def documents(start: int, stop: int) -> list[Document]:
@@ -379,10 +391,11 @@ class Writes:
         return found
 
 
+@pytest.mark.parametrize("searchers", [3, 8])  # gathered batches of 1-3 and 1-8 queries
 def test_searches_during_upserts_and_deletes_see_whole_writes_in_order(
-    catalog: FaissCatalog,
+    catalog: FaissCatalog, searchers: int
 ) -> None:
-    queries = unit_vectors(8, seed=11, dimension=D)
+    queries = unit_vectors(searchers, seed=11, dimension=D)
     k = 12
     writes = Writes(queries, k)
     collection = catalog.create(spec(dimension=D))

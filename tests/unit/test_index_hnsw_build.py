@@ -3,7 +3,6 @@ through snapshots, restarts and rebuilds, and bad values are refused with the ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,6 @@ def graph(vectors: VectorIndex) -> Any:
 
 def graph_of(collection: FaissCollection) -> Any:
     return graph(collection._vectors)
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data", checkpoint_every=10**6)
-    yield catalog
-    catalog.close()
 
 
 def documents(n: int) -> list[Document]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,13 +78,6 @@ ACCEPTED = [
     "OPQ8_16,IVF4,PQ8",
     "RR32,HNSW8",
 ]
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data", checkpoint_every=10**6)
-    yield catalog
-    catalog.close()
 
 
 @pytest.mark.parametrize("index", ACCEPTED)

@@ -253,6 +253,7 @@ def _run_and_kill(data: Path, seed: int, delay: float) -> int:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     reader.join(timeout=10)
+    process.stdout.close()
     acks = [int(line.split()[1]) for line in lines if line.startswith("ack ")]
     return acks[-1] + 1 if acks else 0
 

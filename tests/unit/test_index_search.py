@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,6 @@ K = 10
 # Kinds whose results must equal brute force exactly: flat, and IVF probing every list.
 EXACT_KINDS = ["flat", "IVF4,Flat | nprobe=4"]
 HNSW = "HNSW32 | efSearch=256"
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[FaissCatalog]:
-    catalog = FaissCatalog(tmp_path / "data", checkpoint_every=10**6)
-    yield catalog
-    catalog.close()
 
 
 def ids(start: int, stop: int) -> list[str]:

@@ -61,11 +61,6 @@ def token_rows(directory: Path) -> int:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> FaissCatalog:
-    return FaissCatalog(tmp_path)
-
-
-@pytest.fixture
 def collection(catalog: FaissCatalog) -> FaissCollection:
     return catalog.create(spec(store_tokens=True))
 
@@ -88,30 +83,30 @@ def test_one_query_fetches_every_document(collection: FaissCollection) -> None:
     assert len(statements) == 1, statements
 
 
-def test_replace_replaces_the_tokens(collection: FaissCollection, tmp_path: Path) -> None:
+def test_replace_replaces_the_tokens(collection: FaissCollection, data_dir: Path) -> None:
     upsert(collection, ["a", "b"], seed=3)
     new = [tokens_of(5, seed=40)]
     collection.upsert(documents(["a"]), unit_vectors(1, seed=4), new)
     assert_same_tokens(collection.get_token_vectors(["a"]), new)
-    assert token_rows(tmp_path / "docs") == 2  # the old tokens of "a" are gone
+    assert token_rows(data_dir / "docs") == 2  # the old tokens of "a" are gone
 
 
-def test_delete_removes_the_tokens(collection: FaissCollection, tmp_path: Path) -> None:
+def test_delete_removes_the_tokens(collection: FaissCollection, data_dir: Path) -> None:
     written = upsert(collection, ["a", "b", "c"], seed=5)
     assert collection.delete(["a", "c", "unknown"]) == 2
     with pytest.raises(NotFoundError, match=r"\['a', 'c'\]"):
         collection.get_token_vectors(["a", "b", "c", "a"])
     assert_same_tokens(collection.get_token_vectors(["b"]), [written[1]])
-    assert token_rows(tmp_path / "docs") == 1
+    assert token_rows(data_dir / "docs") == 1
 
 
 def test_a_failed_token_write_stores_neither_document_nor_tokens(
-    collection: FaissCollection, tmp_path: Path
+    collection: FaissCollection, data_dir: Path
 ) -> None:
     """Each document row is inserted before its tokens; when a token insert fails, the whole
     commit (every document of the call, and its tokens) is rolled back."""
     written = upsert(collection, ["kept"], seed=6)
-    db = sqlite3.connect(tmp_path / "docs" / STORE_FILE, isolation_level=None)
+    db = sqlite3.connect(data_dir / "docs" / STORE_FILE, isolation_level=None)
     db.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON tokens WHEN length(NEW.kinds) = 7 "
         "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
@@ -125,42 +120,42 @@ def test_a_failed_token_write_stores_neither_document_nor_tokens(
 
     assert collection.count() == 1
     assert collection.get(names) == [None, None, None]
-    assert token_rows(tmp_path / "docs") == 1
-    reopened = FaissCatalog(tmp_path).open("docs")  # as after a crash: no close
+    assert token_rows(data_dir / "docs") == 1
+    reopened = FaissCatalog(data_dir).open("docs")  # as after a crash: no close
     assert reopened.count() == 1 and reopened.get(names) == [None, None, None]
     assert_same_tokens(reopened.get_token_vectors(["kept"]), written)
 
 
-def test_reopen_keeps_store_tokens_and_the_vectors(catalog: FaissCatalog, tmp_path: Path) -> None:
+def test_reopen_keeps_store_tokens_and_the_vectors(catalog: FaissCatalog, data_dir: Path) -> None:
     collection = catalog.create(spec(store_tokens=True))
     written = upsert(collection, ["a", "b"], seed=8)
     catalog.close()
-    reopened = FaissCatalog(tmp_path).open("docs")
+    reopened = FaissCatalog(data_dir).open("docs")
     assert reopened.spec.store_tokens is True
     assert reopened.spec == spec(store_tokens=True)
     assert_same_tokens(reopened.get_token_vectors(["b", "a"]), written[::-1])
 
 
-def test_a_store_written_before_store_tokens_existed_reads_as_false(tmp_path: Path) -> None:
-    FaissCatalog(tmp_path).create(spec()).close()
-    db = sqlite3.connect(tmp_path / "docs" / STORE_FILE, isolation_level=None)
+def test_a_store_written_before_store_tokens_existed_reads_as_false(data_dir: Path) -> None:
+    FaissCatalog(data_dir).create(spec()).close()
+    db = sqlite3.connect(data_dir / "docs" / STORE_FILE, isolation_level=None)
     (raw,) = db.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
     old = {key: value for key, value in json.loads(raw).items() if key != "store_tokens"}
     db.execute("UPDATE meta SET value = ? WHERE key = 'spec'", (json.dumps(old),))
     db.execute("DROP TABLE tokens")
     db.close()
-    collection = FaissCatalog(tmp_path).open("docs")
+    collection = FaissCatalog(data_dir).open("docs")
     assert collection.spec.store_tokens is False
     collection.upsert(documents(["a"]), unit_vectors(1, seed=9))
     assert collection.delete(["a"]) == 1  # no tokens table is touched
 
 
 def test_a_collection_without_tokens_ignores_them_and_refuses_reading_them(
-    catalog: FaissCatalog, tmp_path: Path
+    catalog: FaissCatalog, data_dir: Path
 ) -> None:
     collection = catalog.create(spec())
     collection.upsert(documents(["a"]), unit_vectors(1, seed=10), [tokens_of(4, seed=1)])
-    assert token_rows(tmp_path / "docs") == 0
+    assert token_rows(data_dir / "docs") == 0
     with pytest.raises(FailedPreconditionError, match="does not store token embeddings"):
         collection.get_token_vectors(["a"])
 
@@ -207,9 +202,9 @@ GOOD = tokens_of(4, seed=0)
     ],
 )
 def test_bad_tokens_are_an_invalid_argument(
-    collection: FaissCollection, tokens: list[TokenVectors], tmp_path: Path
+    collection: FaissCollection, tokens: list[TokenVectors], data_dir: Path
 ) -> None:
     with pytest.raises(InvalidArgumentError, match="token"):
         collection.upsert(documents(["a"]), unit_vectors(1, seed=12), tokens)
     assert collection.count() == 0
-    assert token_rows(tmp_path / "docs") == 0
+    assert token_rows(data_dir / "docs") == 0

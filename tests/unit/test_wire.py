@@ -198,6 +198,35 @@ def test_non_finite_numbers_are_invalid(value: float, where: str) -> None:
         struct_to_dict(struct_pb2.Struct.FromString(struct.SerializeToString()))
 
 
+def _unset_value_at(where: str) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct["kept"] = "x"
+    if where == "top":
+        struct.fields["genre"].Clear()  # a Value with no kind set
+    elif where == "nested":
+        struct.get_or_create_struct("genre").fields["sub"].Clear()
+    else:
+        struct.get_or_create_list("genre").append(1)
+        struct.fields["genre"].list_value.values.add()
+    return struct_pb2.Struct.FromString(struct.SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("where", "key"), [("top", "'genre'"), ("nested", "'genre'['sub']"), ("in-list", "'genre'[1]")]
+)
+def test_a_value_with_no_kind_is_refused_naming_its_key(where: str, key: str) -> None:
+    """protobuf's JSON form reads such a Value as null; stored, it would silently be null."""
+    with pytest.raises(InvalidArgumentError) as raised:
+        struct_to_dict(_unset_value_at(where))
+    assert str(raised.value).startswith(f"key {key} holds a google.protobuf.Value with no kind")
+
+
+def test_an_explicit_null_is_kept() -> None:
+    struct = struct_pb2.Struct()
+    struct["a"] = None
+    assert struct_to_dict(struct) == {"a": None}
+
+
 @pytest.mark.parametrize("values", [{"a": {1, 2}}, {"a": object()}, {"a": b"bytes"}, {1: "a"}])
 def test_values_that_are_not_json_like_are_invalid(values: dict[Any, Any]) -> None:
     with pytest.raises(InvalidArgumentError, match="JSON-like"):
@@ -236,7 +265,10 @@ def test_the_table_covers_every_error_class() -> None:
         for item in exported
         if isinstance(item, type) and issubclass(item, errors.SimsearchError)
     } - {errors.SimsearchError}
-    assert classes == {error for error, _ in TABLE}
+    # OverloadedError travels as its base's RESOURCE_EXHAUSTED: what tells the two apart on the
+    # wire is the retry trailer (tests/integration/test_client_retries.py), not the code.
+    assert classes - {errors.OverloadedError} == {error for error, _ in TABLE}
+    assert code_for(errors.OverloadedError("busy")) == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert len({code for _, code in TABLE}) == len(TABLE)
 
 

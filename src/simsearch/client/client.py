@@ -23,7 +23,7 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 
-from simsearch.client import convert
+from simsearch.client.health import wait_until_serving
 from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
 from simsearch.client.rpc import (
     Pem,
@@ -32,6 +32,14 @@ from simsearch.client.rpc import (
     open_channel,
     tls_credentials,
     with_api_key,
+)
+from simsearch.client.shaping import (
+    as_batch,
+    document_batches,
+    maxsim_options,
+    parse_pooling,
+    query_vectors,
+    text_pairs,
 )
 from simsearch.config import DEFAULT_ADDRESS
 from simsearch.errors import InvalidArgumentError, SimsearchError
@@ -42,13 +50,26 @@ from simsearch.types import (
     Hit,
     MaxSimDirection,
     Pooling,
+    RerankOptions,
+    SearchParams,
     SentenceEmbeddings,
     TokenEmbeddings,
     TokenSelection,
 )
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc as pb_grpc
-from simsearch.wire import array_to_tensor, dict_to_struct
+from simsearch.wire import dict_to_struct, floats_from_wire
+from simsearch.wire.alignments import alignment_from_wire
+from simsearch.wire.documents import document_from_wire, document_to_wire, hits_from_wire
+from simsearch.wire.embeddings import sentence_embeddings_from_wire, token_embeddings_from_wire
+from simsearch.wire.info import collection_from_wire, limits_from_wire, model_from_wire
+from simsearch.wire.inputs import inputs_to_wire, pairs_to_wire, queries_to_wire
+from simsearch.wire.options import (
+    maxsim_to_wire,
+    pooling_to_wire,
+    rerank_to_wire,
+    search_params_to_wire,
+)
 
 __all__ = ["Client"]
 
@@ -71,6 +92,11 @@ class Client:
     tls_ca: PEM of the CA that signed the server's certificate.
     tls_cert, tls_key: PEM of this client's certificate and key, for mutual TLS.
         Each ``tls_*`` value is a file path (str or path) or the PEM contents (bytes).
+    retries: retry a call that ends UNAVAILABLE or RESOURCE_EXHAUSTED (overloaded), up to 5
+        tries in all with a growing random backoff, through gRPC's retry policy
+        (``simsearch.client.rpc.RETRY_POLICY``); a request over a permanent limit and
+        ``upsert_stream`` are not retried. False: each call is tried once. Ignored with
+        ``channel``.
     """
 
     def __init__(
@@ -85,6 +111,7 @@ class Client:
         tls_ca: Pem | None = None,
         tls_cert: Pem | None = None,
         tls_key: Pem | None = None,
+        retries: bool = True,
     ) -> None:
         self.address = address
         self.timeout = timeout
@@ -94,7 +121,9 @@ class Client:
                 raise InvalidArgumentError("the server address is empty; give HOST:PORT")
             use_tls = tls or any(x is not None for x in (tls_ca, tls_cert, tls_key))
             credentials = tls_credentials(tls_ca, tls_cert, tls_key) if use_tls else None
-            channel = open_channel(address, max_message_bytes, credentials=credentials)
+            channel = open_channel(
+                address, max_message_bytes, credentials=credentials, retries=retries
+            )
         self._channel = channel if api_key is None else with_api_key(channel, api_key)
         self._stub = pb_grpc.SimSearchStub(self._channel)
 
@@ -111,6 +140,18 @@ class Client:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def wait_until_serving(
+        self, timeout: float, *, check: Callable[[], object] | None = None
+    ) -> None:
+        """Block until the server says it is serving (the gRPC health service's Watch stream;
+        a server not accepting connections yet is waited for too).
+
+        Raises ``DeadlineExceededError`` when it is not serving after ``timeout`` seconds.
+        check: called about every half second while waiting; whatever it raises ends the wait
+            (e.g. a caller that started the server checks that its process still runs).
+        """
+        wait_until_serving(self._channel, self.address, timeout, check)
 
     def close(self) -> None:
         """Close the channel (unless it was passed in). Calling it again does nothing."""
@@ -129,7 +170,7 @@ class Client:
 
     def info(self) -> ServerInfo:
         """The loaded model, its pooling kinds, the server's limits and version."""
-        return convert.server_info(self._call(self._stub.Info, pb.InfoRequest()))
+        return _server_info(self._call(self._stub.Info, pb.InfoRequest()))
 
     def encode(
         self,
@@ -147,10 +188,12 @@ class Client:
         ``truncate``; without it, a too-long input raises InvalidArgumentError).
         """
         request = pb.EncodeRequest(
-            pooling=convert.pooling_to_wire(pooling), normalize=normalize, truncate=truncate
+            pooling=pooling_to_wire(parse_pooling(pooling)),
+            normalize=normalize,
+            truncate=truncate,
         )
         _fill_inputs(request, texts, pairs)
-        return convert.sentence_embeddings(self._call(self._stub.Encode, request))
+        return sentence_embeddings_from_wire(self._call(self._stub.Encode, request))
 
     def encode_tokens(
         self,
@@ -163,7 +206,7 @@ class Client:
         request = pb.EncodeTokensRequest(truncate=truncate)
         _fill_inputs(request, texts, pairs)
         response = self._call(self._stub.EncodeTokens, request)
-        return [convert.token_embeddings(item) for item in response.items]
+        return [token_embeddings_from_wire(item) for item in response.items]
 
     def compare(
         self,
@@ -190,22 +233,22 @@ class Client:
         similarity_matrix: include the full token-by-token cosine matrix in each alignment.
         """
         request = pb.CompareRequest(
-            pairs=convert.text_pairs(pairs),
-            pooling=convert.pooling_to_wire(pooling),
+            pairs=pairs_to_wire(text_pairs(pairs)),
+            pooling=pooling_to_wire(parse_pooling(pooling)),
             truncate=truncate,
             alignments=alignments,
             similarity_matrix=similarity_matrix,
         )
         options = (direction, tokens, alpha)
         if maxsim or alignments or similarity_matrix or any(o is not None for o in options):
-            request.maxsim.CopyFrom(convert.maxsim_to_wire(direction, tokens, alpha))
+            request.maxsim.CopyFrom(maxsim_to_wire(maxsim_options(direction, tokens, alpha)))
         response = self._call(self._stub.Compare, request)
         return CompareResult(
             scores=np.asarray(response.scores, dtype=np.float32),
             truncated=tuple(response.truncated),
             maxsim=_scores_or_none(response.maxsim_scores),
             hybrid=_scores_or_none(response.hybrid_scores),
-            alignments=[convert.alignment_from_wire(a) for a in response.alignments] or None,
+            alignments=[alignment_from_wire(a) for a in response.alignments] or None,
         )
 
     # -- collections ----------------------------------------------------------------------
@@ -227,22 +270,22 @@ class Client:
         """
         request = pb.CreateCollectionRequest(
             name=name,
-            pooling=convert.pooling_to_wire(pooling),
+            pooling=pooling_to_wire(parse_pooling(pooling)),
             index=index,
             store_tokens=store_tokens,
         )
         response = self._call(self._stub.CreateCollection, request)
-        return convert.collection_info(response.collection)
+        return collection_from_wire(response.collection)
 
     def describe_collection(self, name: str) -> CollectionInfo:
         request = pb.DescribeCollectionRequest(name=name)
         response = self._call(self._stub.DescribeCollection, request)
-        return convert.collection_info(response.collection)
+        return collection_from_wire(response.collection)
 
     def list_collections(self) -> list[CollectionInfo]:
         """Every collection, sorted by name."""
         response = self._call(self._stub.ListCollections, pb.ListCollectionsRequest())
-        return [convert.collection_info(info) for info in response.collections]
+        return [collection_from_wire(info) for info in response.collections]
 
     def drop_collection(self, name: str) -> None:
         """Delete a collection and its documents. Raises NotFoundError when it does not exist."""
@@ -274,10 +317,10 @@ class Client:
             raise InvalidArgumentError(f"batch_size must be positive, got {batch_size}")
         upserted = 0
         truncated: list[str] = []
-        for batch in convert.document_batches(documents, batch_size):
+        for batch in document_batches(documents, batch_size):
             request = pb.UpsertRequest(
                 collection=collection,
-                documents=[convert.document_to_wire(doc) for doc in batch],
+                documents=[document_to_wire(doc) for doc in batch],
                 truncate=truncate,
             )
             response = self._upsert_batch(request, upserted)
@@ -313,11 +356,11 @@ class Client:
 
         def requests() -> Iterator[pb.UpsertRequest]:
             try:
-                for batch in convert.document_batches(documents, batch_size):
+                for batch in document_batches(documents, batch_size):
                     ids.extend(doc.id for doc in batch)
                     yield pb.UpsertRequest(
                         collection=collection,
-                        documents=[convert.document_to_wire(doc) for doc in batch],
+                        documents=[document_to_wire(doc) for doc in batch],
                         truncate=truncate,
                     )
                     if progress is not None:
@@ -349,22 +392,55 @@ class Client:
 
     def get(self, collection: str, ids: str | Sequence[str]) -> list[Document]:
         """Documents in the order of ``ids``. NotFoundError names any id that does not exist."""
-        request = pb.GetRequest(collection=collection, ids=convert.as_batch(ids, "ids"))
+        request = pb.GetRequest(collection=collection, ids=as_batch(ids, "ids"))
         response = self._call(self._stub.Get, request)
-        return [convert.document_from_wire(doc) for doc in response.documents]
+        return [document_from_wire(doc) for doc in response.documents]
 
     def get_embeddings(self, collection: str, ids: str | Sequence[str]) -> FloatArray:
         """Stored sentence embeddings of ``ids``: ``(n, d) float32``, L2-normalised, in order."""
         request = pb.GetRequest(
-            collection=collection, ids=convert.as_batch(ids, "ids"), include_embeddings=True
+            collection=collection, ids=as_batch(ids, "ids"), include_embeddings=True
         )
         response = self._call(self._stub.Get, request)
-        return convert.float32_array(response.embeddings)
+        return floats_from_wire(response.embeddings, "embeddings")
 
     def delete(self, collection: str, ids: str | Sequence[str]) -> int:
         """Remove documents by id; unknown ids are ignored. Returns how many existed."""
-        request = pb.DeleteRequest(collection=collection, ids=convert.as_batch(ids, "ids"))
+        request = pb.DeleteRequest(collection=collection, ids=as_batch(ids, "ids"))
         return self._call(self._stub.Delete, request).deleted
+
+    def export(
+        self, collection: str, *, after_id: str = "", chunk_size: int = 0
+    ) -> Iterator[Document]:
+        """Every document of ``collection`` (id, text, metadata) in id order (Unicode code
+        points), also of a collection built with another model than the server's.
+
+        after_id: start after this id (to resume, the last id an export yielded). chunk_size:
+        documents per message (0: the server's default, 256; at most its max_batch). A
+        generator: the stream opens when the first document is taken, and closing the
+        generator cancels it. Each stream runs under ``timeout``: one that passes it after
+        documents came is resumed after the last of them, so a long export takes as many
+        streams as it needs. Not a snapshot: a document written meanwhile is included only
+        if its id sorts after those already yielded.
+        """
+        last = after_id
+        while True:
+            request = pb.ExportRequest(collection=collection, after_id=last, chunk_size=chunk_size)
+            responses = self._stub.Export(request, timeout=self.timeout)
+            resumed_from = last
+            try:
+                for response in responses:
+                    for message in response.documents:
+                        document = document_from_wire(message)
+                        yield document
+                        last = document.id
+                return
+            except grpc.RpcError as exc:
+                timed_out = exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                if not (timed_out and last != resumed_from):
+                    raise error_from_rpc(exc, self.address) from None
+            finally:
+                responses.cancel()
 
     def search(
         self,
@@ -406,20 +482,18 @@ class Client:
             collection=collection, k=k, filter=dict_to_struct(filter), truncate=truncate
         )
         if rerank or depth or any(o is not None for o in (direction, tokens, alpha)):
-            request.rerank.depth = depth
-            request.rerank.maxsim.CopyFrom(convert.maxsim_to_wire(direction, tokens, alpha))
-        if ef_search is not None:
-            request.params.ef_search = ef_search
-        if nprobe is not None:
-            request.params.nprobe = nprobe
+            maxsim = maxsim_options(direction, tokens, alpha)
+            request.rerank.CopyFrom(rerank_to_wire(RerankOptions(depth, maxsim)))
+        if ef_search is not None or nprobe is not None:
+            request.params.CopyFrom(search_params_to_wire(SearchParams(ef_search, nprobe)))
         if isinstance(queries, np.ndarray):
-            request.vectors.CopyFrom(array_to_tensor(convert.query_vectors(queries)))
+            queries_to_wire(query_vectors(queries), request)
         else:
-            request.texts.extend(convert.as_batch(queries, "queries"))
+            queries_to_wire(as_batch(queries, "queries"), request)
         if min_score is not None:
             request.min_score = min_score
         response = self._call(self._stub.Search, request)
-        return [[convert.hit_from_wire(hit) for hit in r.hits] for r in response.results]
+        return hits_from_wire(response.results)
 
     def rerank(
         self,
@@ -441,14 +515,12 @@ class Client:
             raise InvalidArgumentError("queries is a list of (text, ids) pairs")
         request = pb.RerankRequest(
             collection=collection,
-            queries=[
-                pb.RerankQuery(text=text, ids=convert.as_batch(ids, "ids")) for text, ids in queries
-            ],
-            maxsim=convert.maxsim_to_wire(direction, tokens, alpha),
+            queries=[pb.RerankQuery(text=text, ids=as_batch(ids, "ids")) for text, ids in queries],
+            maxsim=maxsim_to_wire(maxsim_options(direction, tokens, alpha)),
             truncate=truncate,
         )
         response = self._call(self._stub.Rerank, request)
-        return [[convert.hit_from_wire(hit) for hit in r.hits] for r in response.results]
+        return hits_from_wire(response.results)
 
 
 def _fill_inputs(
@@ -458,10 +530,22 @@ def _fill_inputs(
 ) -> None:
     if (texts is None) == (pairs is None):
         raise InvalidArgumentError("give either texts or pairs, not both and not neither")
-    if texts is not None:
-        request.texts.extend(convert.as_batch(texts, "texts"))
-    if pairs is not None:
-        request.pairs.extend(convert.text_pairs(pairs))
+    inputs = as_batch(texts, "texts") if texts is not None else text_pairs(pairs or ())
+    wire_texts, wire_pairs = inputs_to_wire(inputs)
+    request.texts.extend(wire_texts)
+    request.pairs.extend(wire_pairs)
+
+
+def _server_info(response: pb.InfoResponse) -> ServerInfo:
+    """The server's description; pooling kinds unknown to this client are left out."""
+    model = model_from_wire(response.model, response.poolings)
+    return ServerInfo(
+        model=model,
+        poolings=list(model.poolings),
+        limits=limits_from_wire(response.limits),
+        version=response.version,
+        store=response.store or "faiss",
+    )
 
 
 def _scores_or_none(values: Sequence[float]) -> FloatArray | None:

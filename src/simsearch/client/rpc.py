@@ -9,10 +9,22 @@ server that cannot be reached at all raises ``ServerUnreachableError``, a kind o
 Connection security: ``tls_credentials`` (server CA, optional client certificate and key for
 mutual TLS) and ``with_api_key``, which sends ``authorization: Bearer <key>`` with every call
 through a channel interceptor, so every call site (unary and streaming) carries it.
+
+Retries are gRPC's own (the service-config retry policy, ``RETRY_POLICY``): a SimSearch call
+that ends UNAVAILABLE or RESOURCE_EXHAUSTED is sent again, up to ``MAX_ATTEMPTS`` times in all,
+after a random backoff that doubles from ``INITIAL_BACKOFF_S`` up to ``MAX_BACKOFF_S``. The
+server answers a permanent limit (k, batch size, text length ...) with ``grpc-retry-pushback-ms:
+-1``, which tells gRPC not to retry it; only overload and unavailability are retried. gRPC
+retries a call only until the first response arrives and while the request fits its retry
+buffer (256 KiB). UpsertStream is never retried: its error says how many documents were
+committed before it, which a replay would hide (running it again is safe). A server that
+keeps failing is not hammered: gRPC's retry throttling (``RETRY_THROTTLING``) stops retries
+on a channel once most of its recent calls failed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,14 +33,16 @@ from typing import Any, NamedTuple
 import grpc
 
 from simsearch.errors import InvalidArgumentError, SimsearchError, UnavailableError
+from simsearch.v1 import simsearch_pb2
 from simsearch.wire import error_for
 
 __all__ = [
+    "RETRY_POLICY",
+    "RETRY_THROTTLING",
     "Pem",
     "ServerUnreachableError",
     "TlsHandshakeError",
     "error_from_rpc",
-    "insecure_channel",
     "open_channel",
     "tls_credentials",
     "with_api_key",
@@ -60,26 +74,51 @@ class TlsHandshakeError(UnavailableError):
     """The TLS handshake failed: wrong CA, missing client certificate, or TLS on one side only."""
 
 
-def insecure_channel(address: str, max_message_bytes: int) -> grpc.Channel:
-    """A plaintext channel whose send and receive limits are ``max_message_bytes``."""
-    options = [
-        ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.max_receive_message_length", max_message_bytes),
-    ]
-    return grpc.insecure_channel(address, options=options)
+MAX_ATTEMPTS = 5  # the first try included; gRPC caps it at 5
+INITIAL_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 2.0
+RETRY_POLICY = {
+    "maxAttempts": MAX_ATTEMPTS,
+    "initialBackoff": f"{INITIAL_BACKOFF_S}s",
+    "maxBackoff": f"{MAX_BACKOFF_S}s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+}
+# A token bucket per channel: a failed call costs 1 token, a success returns 0.1, and retries
+# stop while fewer than half the tokens are left.
+RETRY_THROTTLING = {"maxTokens": 20, "tokenRatio": 0.1}
+_SERVICE = simsearch_pb2.DESCRIPTOR.services_by_name["SimSearch"].full_name
+_NOT_RETRIED = ["UpsertStream"]
 
 
 def open_channel(
-    address: str, max_message_bytes: int, *, credentials: grpc.ChannelCredentials | None = None
+    address: str,
+    max_message_bytes: int,
+    *,
+    credentials: grpc.ChannelCredentials | None = None,
+    retries: bool = True,
 ) -> grpc.Channel:
-    """A channel to ``address``: TLS with ``credentials``, else plaintext."""
+    """A channel to ``address``: TLS with ``credentials``, else plaintext; send and receive
+    limits of ``max_message_bytes``; SimSearch calls retried by ``RETRY_POLICY`` unless
+    ``retries`` is False."""
+    options = _channel_options(max_message_bytes, retries)
     if credentials is None:
-        return insecure_channel(address, max_message_bytes)
-    options = [
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def _channel_options(max_message_bytes: int, retries: bool) -> list[tuple[str, Any]]:
+    options: list[tuple[str, Any]] = [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.enable_retries", int(retries)),
     ]
-    return grpc.secure_channel(address, credentials, options=options)
+    if retries:
+        every = {"name": [{"service": _SERVICE}], "retryPolicy": RETRY_POLICY}
+        once = {"name": [{"service": _SERVICE, "method": name} for name in _NOT_RETRIED]}
+        config = {"methodConfig": [every, once], "retryThrottling": RETRY_THROTTLING}
+        options.append(("grpc.service_config", json.dumps(config)))
+    return options
 
 
 def tls_credentials(

@@ -8,6 +8,8 @@ for, so a server never reaches the network by surprise.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,14 +86,30 @@ def load_pretrained(source: ModelSource, *, allow_download: bool) -> LoadedModel
 
     tokenizer = load_tokenizer(source, allow_download=allow_download)
     try:
-        model, report = AutoModel.from_pretrained(
-            source.location, output_loading_info=True, local_files_only=not allow_download
-        )
+        with _no_progress_bars():
+            model, report = AutoModel.from_pretrained(
+                source.location, output_loading_info=True, local_files_only=not allow_download
+            )
     except (OSError, ValueError) as exc:
         raise ModelLoadError(_load_failure(source, allow_download, exc)) from exc
     _drop_untrained_pooler(source, model, set(report.get("missing_keys", ())))
     model.eval()
     return LoadedModel(source.name, tokenizer, model)
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Without transformers' progress bars ("Loading weights"): a server's log is read later,
+    where a bar is one long line of carriage returns. Warnings still go to the log."""
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def load_tokenizer(source: ModelSource, *, allow_download: bool) -> Any:

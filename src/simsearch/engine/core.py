@@ -3,18 +3,20 @@
 It validates requests (``validation``), embeds texts through an ``Encoder`` and keeps documents
 in ``Collection`` objects from a ``Catalog`` (all three are protocols in ``ports``). A collection
 remembers the model fingerprint it was built with; touching its vectors under another model
-raises ``FailedPreconditionError`` rather than mixing vector spaces.
+(search, upsert, rerank, stored embeddings) raises ``FailedPreconditionError`` rather than
+mixing vector spaces, while its documents stay readable (get, export) and deletable, so they
+can be exported and upserted again under the loaded model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simsearch.engine import sizes
+from simsearch.engine import exporting, sizes
 from simsearch.engine import validation as check
 from simsearch.engine.maxsim import align, combine, maxsim_many, token_vectors
 from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
@@ -80,6 +82,9 @@ FLAT_INDEX = "flat"
 _SHORTER = "send shorter texts"
 _SMALLER_ALIGNMENTS = "ask without similarity_matrix, or send shorter texts"
 _FEWER_HITS = "ask for fewer hits (a lower k)"
+# What a collection of another model refuses (``Engine._usable``).
+_NOT_SEARCHED = "its vectors cannot be searched or written with this model"
+_NOT_RETURNED = "its stored vectors are that model's, so they are not returned"
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,8 @@ class Engine:
         normalize: bool = False,
         truncate: bool = False,
     ) -> SentenceEmbeddings:
-        check.check_inputs("inputs", inputs, self.limits)
+        check.check_text_batch("inputs", inputs, self.limits)
+        check.check_pooling(pooling, self.model)
         answer = sizes.encode_response(len(inputs), self.model.hidden_size, truncate=truncate)
         sizes.check_fits(answer, self.limits, "inputs", _SHORTER)
         return self._encoder.encode(inputs, pooling, normalize=normalize, truncate=truncate)
@@ -150,7 +156,7 @@ class Engine:
     ) -> list[TokenEmbeddings]:
         """Token embeddings per input; refused before any model work when the answer would
         not fit in one message (``sizes``)."""
-        check.check_inputs("inputs", inputs, self.limits)
+        check.check_text_batch("inputs", inputs, self.limits)
         hidden = self.model.hidden_size
 
         def admit(tokens: Sequence[TokenEmbeddings]) -> None:
@@ -176,7 +182,8 @@ class Engine:
         ``alignments``, which implies ``maxsim`` (with default options when not given). An
         answer too large for one message is refused before any model work (``sizes``).
         """
-        check.check_inputs("pairs", pairs, self.limits)
+        check.check_text_batch("pairs", pairs, self.limits)
+        check.check_pooling(pooling, self.model)
         alignments = alignments or similarity_matrix
         if alignments and maxsim is None:
             maxsim = MaxSimOptions()
@@ -238,11 +245,7 @@ class Engine:
     ) -> CollectionInfo:
         check.check_collection_name(name)
         model = self._encoder.info
-        if pooling not in model.poolings:
-            raise InvalidArgumentError(
-                f"model {model.name!r} does not support pooling {pooling.value!r}; "
-                f"it supports {', '.join(p.value for p in model.poolings)}"
-            )
+        check.check_pooling(pooling, model)
         spec = CollectionSpec(
             name=name,
             pooling=pooling,
@@ -296,18 +299,27 @@ class Engine:
     def _compatible(self, spec: CollectionSpec) -> bool:
         return spec.model_fingerprint == self._encoder.info.fingerprint
 
-    def _usable(self, name: str) -> Collection:
-        """The collection, if its vectors come from the loaded model."""
+    def _readable(self, name: str) -> Collection:
+        """The collection, whatever model built it (for reads and deletes of documents)."""
         check.check_collection_name(name)
-        collection = self._catalog.open(name)
+        return self._catalog.open(name)
+
+    def _usable(self, name: str, refused: str = _NOT_SEARCHED) -> Collection:
+        """The collection, if its vectors come from the loaded model; ``refused``: what the
+        message says cannot be done otherwise."""
+        collection = self._readable(name)
         spec, model = collection.spec, self._encoder.info
         if spec.model_fingerprint != model.fingerprint:
             raise FailedPreconditionError(
                 f"collection {name!r} was built with model {spec.model_name!r} "
                 f"(fingerprint {spec.model_fingerprint}, dimension {spec.dimension}) but the "
                 f"server runs {model.name!r} (fingerprint {model.fingerprint}, dimension "
-                f"{model.hidden_size}): restart the server with the collection's model, or "
-                "create a new collection and upsert the documents again"
+                f"{model.hidden_size}): {refused}. Restart the server with the collection's "
+                "model, or move its documents (texts and metadata) to this model: "
+                f"`simsearch export {name} > docs.jsonl`, `simsearch drop {name}`, "
+                f"`simsearch create {name}` (its pooling is {spec.pooling.value}, its index "
+                f"{spec.index}; or create one under a new name), then `simsearch upsert {name} "
+                "docs.jsonl`"
             )
         return collection
 
@@ -373,8 +385,9 @@ class Engine:
         return _EmbeddedBatch(target, documents, encoded.embeddings, None, encoded.truncated)
 
     def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
-        """Documents in the order asked; NotFoundError names any unknown id."""
-        target = self._usable(collection)
+        """Documents in the order asked; NotFoundError names any unknown id. Works on a
+        collection of another model (texts and metadata, no vectors)."""
+        target = self._readable(collection)
         check.check_ids("ids", ids, self.limits)
         return self._existing(target, ids)
 
@@ -390,14 +403,28 @@ class Engine:
         return [doc for doc in found if doc is not None]
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> FloatArray:
-        target = self._usable(collection)
+        target = self._usable(collection, _NOT_RETURNED)
         check.check_ids("ids", ids, self.limits)
         return target.get_embeddings(ids)
 
     def delete(self, collection: str, ids: Sequence[str]) -> int:
-        target = self._usable(collection)
+        """Remove documents (a collection of another model too); returns how many existed."""
+        target = self._readable(collection)
         check.check_ids("ids", ids, self.limits)
         return target.delete(ids)
+
+    def export(
+        self, collection: str, after_id: str = "", chunk_size: int = 0
+    ) -> Iterator[list[Document]]:
+        """Every document (id, text, metadata) after ``after_id`` in id order (Unicode code
+        points), in chunks of at most ``chunk_size`` (0: 256), none empty, each fitting one
+        response; a collection of another model too. The request is checked here; pages are
+        read as the chunks are taken (``exporting``)."""
+        target = self._readable(collection)
+        check.check_export(after_id, chunk_size, self.limits)
+        return exporting.chunks(
+            target, after_id, exporting.chunk_size(chunk_size, self.limits), self.limits
+        )
 
     def search(
         self,
@@ -432,7 +459,7 @@ class Engine:
                 raise InvalidArgumentError(
                     "rerank needs query texts: MaxSim compares the query's token embeddings"
                 )
-            check.check_inputs("texts", queries, self.limits)
+            check.check_text_batch("texts", queries, self.limits)
             encoded, tokens = self._encoder.encode_with_tokens(
                 list(queries), target.spec.pooling, truncate=truncate
             )
@@ -470,7 +497,7 @@ class Engine:
         maxsim = maxsim or MaxSimOptions()
         check.check_maxsim(maxsim)
         texts = [text for text, _ in queries]
-        check.check_inputs("queries", texts, self.limits)
+        check.check_text_batch("queries", texts, self.limits)
         for i, (_, ids) in enumerate(queries):
             check.check_rerank_ids(f"queries[{i}].ids", ids, self.limits)
         # Unknown ids fail the request before any model work.
@@ -505,11 +532,11 @@ class Engine:
     ) -> tuple[FloatArray, tuple[int, ...]]:
         if isinstance(queries, np.ndarray):
             check.check_vectors(queries, target.spec.dimension, self.limits)
-            vectors = queries.astype(np.float64)
-            vectors /= np.abs(vectors).max(axis=1, keepdims=True)  # no overflow in the norm
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            return vectors.astype(np.float32), ()
-        check.check_inputs("texts", queries, self.limits)
+            # Norms summed in float64 (float32 squares cannot overflow there), each row divided
+            # in float64 and rounded once into the float32 result: no float64 copy of the rows.
+            norms = np.sqrt(np.einsum("nd,nd->n", queries, queries, dtype=np.float64))
+            return np.divide(queries, norms[:, None], out=np.empty(queries.shape, np.float32)), ()
+        check.check_text_batch("texts", queries, self.limits)
         encoded = self._encoder.encode(
             list(queries), target.spec.pooling, normalize=True, truncate=truncate
         )

@@ -123,6 +123,14 @@ class Collection(Protocol):
         """Documents in the order asked, None where an id is unknown."""
         ...
 
+    def documents_after(self, after_id: str, limit: int) -> list[Document]:
+        """One page of an export: up to ``limit`` (> 0) documents whose id sorts after
+        ``after_id`` ("" sorts first), in id order (Unicode code points, which is the byte
+        order of UTF-8). Fewer than ``limit`` only when no more follow. Reads no vectors, so it
+        serves collections of another model too. Pages are not a snapshot: a write between two
+        pages shows in the later page if its id sorts after the first page's last."""
+        ...
+
     def get_embeddings(self, ids: Sequence[str]) -> FloatArray:
         """Stored embeddings ``(n, d) float32`` for ids that all exist (else NotFoundError)."""
         ...

@@ -25,13 +25,14 @@ import numpy.typing as npt
 
 from simsearch.engine.maxsim import selected, token_kinds
 from simsearch.errors import LimitExceededError
-from simsearch.types import Hit, Limits, MaxSimOptions, TokenEmbeddings, TokenSelection
+from simsearch.types import Document, Hit, Limits, MaxSimOptions, TokenEmbeddings, TokenSelection
 
 __all__ = [
     "Estimate",
     "check_fits",
     "compare_response",
     "encode_response",
+    "exported_document",
     "hit_size",
     "reranked_response",
     "search_response",
@@ -264,6 +265,13 @@ def hit_size(hit: Hit, *, maxsim: bool | None = None) -> int:
         + _FLOAT  # sentence_score
         + (_FLOAT if with_maxsim else 0)
     )
+
+
+def exported_document(doc: Document) -> int:
+    """A ``Document`` as one element of a repeated field (Export's chunks): tag, length, id,
+    text and metadata."""
+    payload = _field(_text(doc.id)) + _field(_text(doc.text)) + _field(struct_size(doc.metadata))
+    return _field(payload)
 
 
 def struct_size(values: Mapping[str, Any]) -> int:

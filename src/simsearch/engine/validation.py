@@ -20,43 +20,59 @@ import numpy as np
 
 from simsearch.errors import InvalidArgumentError, LimitExceededError, quoted
 from simsearch.types import (
+    COLLECTION_NAME_RULE,
     Document,
     FloatArray,
     Limits,
     MaxSimDirection,
     MaxSimOptions,
+    ModelInfo,
+    Pooling,
     RerankOptions,
     SearchParams,
     TextInput,
     TokenSelection,
+    is_collection_name,
 )
 
 __all__ = [
     "check_batch",
     "check_collection_name",
     "check_documents",
+    "check_export",
     "check_filter",
     "check_ids",
-    "check_inputs",
     "check_k",
     "check_maxsim",
     "check_min_score",
+    "check_pooling",
     "check_rerank",
     "check_rerank_ids",
     "check_search_params",
+    "check_text_batch",
     "check_vectors",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_ID_CHARS = 512
 
 
 def check_collection_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
+    if not is_collection_name(name):
         raise InvalidArgumentError(
-            f"invalid collection name {quoted(name)}: use 1-64 of letters, digits, '_', '.' "
-            "and '-', starting with a letter or digit"
+            f"invalid collection name {quoted(name)}: use {COLLECTION_NAME_RULE}"
         )
+
+
+def check_pooling(pooling: Pooling, model: ModelInfo) -> None:
+    """A pooling the model supports: POOLER needs a pooler layer in the checkpoint."""
+    if pooling in model.poolings:
+        return
+    name = pooling.value if isinstance(pooling, Pooling) else str(pooling)
+    why = " (it has no pooler layer)" if pooling == Pooling.POOLER else ""
+    raise InvalidArgumentError(
+        f"model {model.name!r} does not support pooling {name!r}{why}; "
+        f"it supports {', '.join(p.value for p in model.poolings)}"
+    )
 
 
 def check_batch(field: str, size: int, limits: Limits) -> None:
@@ -125,7 +141,7 @@ def _content_pattern() -> re.Pattern[str]:
     return re.compile(f"[^{''.join(ranges)}]")
 
 
-def check_inputs(field: str, inputs: Sequence[TextInput], limits: Limits) -> None:
+def check_text_batch(field: str, inputs: Sequence[TextInput], limits: Limits) -> None:
     """Texts or text pairs: a batch of non-blank texts within the size limits."""
     if isinstance(inputs, str):  # a bare string would be taken as a batch of characters
         raise InvalidArgumentError(f"{field} must be a list of texts, not one string")
@@ -142,6 +158,22 @@ def check_ids(field: str, ids: Sequence[str], limits: Limits) -> None:
     check_batch(field, len(ids), limits)
     for i, doc_id in enumerate(ids):
         _check_id(f"{field}[{i}]", doc_id)
+
+
+def check_export(after_id: str, chunk_size: int, limits: Limits) -> None:
+    """An export's start, empty (the first document) or a position an id can have, and its
+    chunk size: 0 (the default) up to ``limits.max_batch``."""
+    if after_id:
+        _check_id("after_id", after_id)
+    if chunk_size < 0:
+        raise InvalidArgumentError(
+            f"chunk_size must be positive (or 0 for the default), got {chunk_size}"
+        )
+    if chunk_size > limits.max_batch:
+        raise LimitExceededError(
+            f"chunk_size is {chunk_size}; the server sends at most {limits.max_batch} "
+            "documents per message (max_batch)"
+        )
 
 
 def _check_id(field: str, doc_id: str) -> None:

@@ -48,7 +48,7 @@ from simsearch.index.kinds import IndexKind
 from simsearch.index.permissions import make_private_directory
 from simsearch.index.snapshot import fsync_directory
 from simsearch.index.store import Store
-from simsearch.types import CollectionInfo, CollectionSpec, Pooling
+from simsearch.types import CollectionInfo, CollectionSpec, Pooling, is_collection_name
 
 __all__ = ["FaissCatalog"]
 
@@ -156,7 +156,7 @@ class FaissCatalog:
             return sorted(
                 entry.name
                 for entry in self._root.iterdir()
-                if _is_name(entry.name) and self._exists(entry.name)
+                if is_collection_name(entry.name) and self._exists(entry.name)
             )
 
     def close(self) -> None:
@@ -218,19 +218,10 @@ class FaissCatalog:
 
 
 def _check_name(name: str) -> None:
-    """The engine validates names; refuse anything that is not one plain directory name."""
-    if not _is_name(name):
+    """The engine refuses other names first; the catalog still refuses any name but a plain
+    folder name (the name rule implies one), whoever calls it."""
+    if not is_collection_name(name):
         raise InvalidArgumentError(f"invalid collection name {name!r}")
-
-
-def _is_name(name: str) -> bool:
-    return (
-        isinstance(name, str)
-        and bool(name)
-        and not name.startswith(".")
-        and not any(char in name for char in "/\\\0")
-        and len(name.encode()) <= 255
-    )
 
 
 def _cause(name: str, exc: Exception) -> str:

@@ -228,6 +228,13 @@ class FaissCollection:
             found = self._store.documents(ids)
         return [records.document(i, *found[i]) if i in found else None for i in ids]
 
+    def documents_after(self, after_id: str, limit: int) -> list[Document]:
+        """Up to ``limit`` documents whose id sorts after ``after_id``, in id order (code
+        points); from the store alone (a keyset page), every row checked."""
+        with self._reading_store():
+            rows = self._store.documents_after(after_id, limit)
+        return [records.document(*row) for row in rows]
+
     def get_embeddings(self, ids: Sequence[str]) -> FloatArray:
         """Stored embeddings ``(n, d) float32``, row i for ``ids[i]``; NotFoundError names
         unknown ids."""
@@ -353,7 +360,9 @@ class FaissCollection:
         with self._reading():
             if not self._vectors.exact:
                 return [self._answer(search) for search in searches]
-            queries = np.concatenate([search.queries for search in searches])
+            queries = searches[0].queries  # a lone search: its own rows, not a copy
+            if len(searches) > 1:
+                queries = np.concatenate([search.queries for search in searches])
             k = max(search.k for search in searches)
             scores, labels = self._search(queries, k, None, None, one_thread=len(searches) > 1)
             answers: list[list[list[Hit]] | Exception] = []

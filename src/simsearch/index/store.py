@@ -10,15 +10,15 @@ Tables::
            crc)               a document's token embeddings, when ``spec.store_tokens``
 
 Row checksums (``checksums``): written with each row in its commit, checked by every read that
-serves a row (Get, search hits, stored vectors and token vectors, replay and rebuilds). A row
-that fails its check is never served: the read raises ``DataLossError`` naming the collection
-and the id, and logs it. Upserting the id again, or deleting it, replaces the damaged row.
-Labels are picked before the insert (as AUTOINCREMENT would: one more than the largest ever
-used), because the checksums cover them. Schema 1 stores, from before the checksums, are
-migrated when they open: the columns are added and every row's checksums computed in one
-transaction (it rewrites each row once: 7-8 s for 100,000 rows of d=384 on a busy 2-core
-machine, and a WAL as large as the table until SQLite's next checkpoint). A row damaged before
-the migration cannot be told from a good one.
+serves a row (Get, Export, search hits, stored vectors and token vectors, replay and rebuilds).
+A row that fails its check is never served: the read raises ``DataLossError`` naming the
+collection and the id, and logs it. Upserting the id again, or deleting it, replaces the
+damaged row. Labels are picked before the insert (as AUTOINCREMENT would: one more than the
+largest ever used), because the checksums cover them. Schema 1 stores, from before the
+checksums, are migrated when they open: the columns are added and every row's checksums
+computed in one transaction (it rewrites each row once: 7-8 s for 100,000 rows of d=384 on a
+busy 2-core machine, and a WAL as large as the table until SQLite's next checkpoint). A row
+damaged before the migration cannot be told from a good one.
 
 Token vectors live in their own table keyed by the document's label, so scans of ``docs``
 (filters, replay) never page through them; they are written, replaced and deleted in the same
@@ -239,6 +239,13 @@ class Store:
         return stored values): a row failed its checksum."""
         sql = f"SELECT {_CONTENT} FROM docs WHERE id IN {_IN_JSON}"
         return {row[1]: (row[2], row[3]) for row in self._contents(sql, _json(ids))}
+
+    def documents_after(self, after_id: str, limit: int) -> list[tuple[str, str, str]]:
+        """(id, text, metadata JSON) of up to ``limit`` rows whose id sorts after ``after_id``,
+        in id order: a keyset page over the id's UNIQUE index. SQLite compares TEXT with
+        memcmp over UTF-8 (the BINARY collation), which is Unicode code point order."""
+        sql = f"SELECT {_CONTENT} FROM docs WHERE id > ? ORDER BY id LIMIT ?"
+        return [row[1:4] for row in self._contents(sql, after_id, limit)]
 
     def token_blobs(self, ids: Sequence[str]) -> dict[str, TokenBlobs]:
         """id -> stored token embeddings for the ids that exist, in one query."""

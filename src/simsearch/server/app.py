@@ -1,8 +1,10 @@
 """Build the engine and the gRPC server in one place, run it in another.
 
-``create_server(config, engine)`` returns a started-but-not-serving server and its port (tests
-bind port 0); ``serve`` marks it SERVING, waits, and on SIGTERM or SIGINT drains in-flight
-calls, writes every collection's checkpoint and returns.
+``create_server(config, engine)`` returns a ``RunningServer``: started but not serving, with its
+bound port (tests bind port 0). ``simsearch serve`` does the same in two steps, ``bind_server``
+before the model loads (a port in use fails at once) and ``BoundServer.start(engine)`` after.
+``serve`` marks it SERVING, waits, and on SIGTERM or SIGINT drains in-flight calls, writes
+every collection's checkpoint and returns.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from simsearch.config import ServerConfig
 from simsearch.encoder import EncoderOptions, load_encoder
@@ -31,15 +32,18 @@ from simsearch.engine.ports import Catalog, Encoder
 from simsearch.errors import FailedPreconditionError, UnavailableError
 from simsearch.index import FaissCatalog
 from simsearch.index.permissions import make_private_directory
-from simsearch.server.decoding import DecodeRequests
 from simsearch.server.limits import ConcurrencyLimit, pool_size
 from simsearch.server.metrics import Metrics, MetricsEndpoint, MetricsInterceptor, start_endpoint
+from simsearch.server.ports import bind_port
+from simsearch.server.reflection import SERVICE_NAME as REFLECTION
+from simsearch.server.reflection import enable_reflection
+from simsearch.server.request_decoding import DecodeRequests, grpc_receive_limit
 from simsearch.server.security import Security, load_security, log_exposure
 from simsearch.server.servicer import SimSearchServicer
 from simsearch.server.streams import Streams
 from simsearch.v1 import simsearch_pb2, simsearch_pb2_grpc
 
-__all__ = ["RunningServer", "build_engine", "create_server", "serve"]
+__all__ = ["BoundServer", "RunningServer", "bind_server", "build_engine", "create_server", "serve"]
 
 logger = logging.getLogger("simsearch.server")
 
@@ -126,7 +130,9 @@ def build_engine(config: ServerConfig, metrics: Metrics | None = None) -> Engine
             len(names),
             ", ".join(map(repr, unavailable)),
         )
-    return Engine(encoder, catalog, config.limits, owns_encoder=True)
+    engine = Engine(encoder, catalog, config.limits, owns_encoder=True)
+    _warn_other_models(engine)
+    return engine
 
 
 def _load_encoder(config: ServerConfig, metrics: Metrics | None) -> Encoder:
@@ -180,6 +186,19 @@ def _extra(extra: str, setting: str) -> Iterator[None]:
         ) from exc
 
 
+def _warn_other_models(engine: Engine) -> None:
+    """One warning naming the collections built with another model than the loaded one."""
+    other = [i.spec for i in engine.list_collections() if not i.compatible and not i.unavailable]
+    if other:
+        logger.warning(
+            "built with another model than %r: %s; their documents can be read (Get, Export) "
+            "and deleted, not searched or written: move one with `simsearch export NAME > "
+            "docs.jsonl` and upsert the file into a collection created under this model",
+            engine.model.name,
+            ", ".join(f"collection {spec.name!r} (model {spec.model_name!r})" for spec in other),
+        )
+
+
 def _opens(catalog: Catalog, name: str) -> bool:
     """Open (and check) one collection; False if it is unavailable (the catalog logs why)."""
     try:
@@ -189,6 +208,70 @@ def _opens(catalog: Catalog, name: str) -> bool:
     return True
 
 
+@dataclass
+class BoundServer:
+    """A gRPC server listening on its port but not started: ``start(engine)`` registers the
+    services and starts it.
+
+    ``simsearch serve`` binds before it loads the model, so a port in use is reported at once,
+    not after a load of seconds to minutes. Connections made before the start wait, unanswered,
+    until it."""
+
+    config: ServerConfig
+    server: grpc.Server
+    port: int
+    security: Security
+    metrics: Metrics
+
+    def start(self, engine: Engine) -> RunningServer:
+        """Register the service, health and reflection and start (NOT_SERVING until serve)."""
+        config, metrics = self.config, self.metrics
+        metrics.watch_collections(
+            lambda: [(c.spec.name, c.count) for c in engine.list_collections()]
+        )
+        streams = Streams(config.limits.stream_idle_timeout_s)
+        health_servicer = self._register(engine, streams)
+        self.server.start()
+        endpoint = None
+        if config.metrics_port:
+            endpoint = start_endpoint(metrics, config.host, config.metrics_port, self.security.tls)
+        log_exposure(config.host, self.security)
+        running = RunningServer(
+            self.server, self.port, health_servicer, engine, metrics, endpoint,
+            config.shutdown_grace, streams,
+        )  # fmt: skip
+        running.set_serving(False)
+        return running
+
+    def _register(self, engine: Engine, streams: Streams) -> health.HealthServicer:
+        """Add the SimSearch service, health and (unless off) reflection; the health servicer."""
+        servicer = SimSearchServicer(engine, streams)
+        simsearch_pb2_grpc.add_SimSearchServicer_to_server(servicer, self.server)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
+        if self.security.reflection != "off":
+            enable_reflection(self.server, (SERVICE_NAME, health.SERVICE_NAME, REFLECTION))
+        return health_servicer
+
+
+def bind_server(
+    config: ServerConfig, *, security: Security | None = None, metrics: Metrics | None = None
+) -> BoundServer:
+    """The gRPC server with its interceptors, bound to ``config.host:config.port`` (port 0: a
+    free one, see ``BoundServer.port``) and not started.
+
+    ``security`` (keys, TLS) and ``metrics`` are loaded from ``config`` / made when not given.
+    Interceptors, outermost first: metrics (so refusals are counted), API keys, concurrency,
+    request decoding (undecodable bytes: INVALID_ARGUMENT, see ``server.request_decoding``).
+    A port that cannot be bound raises ``OSError`` saying which setting to change.
+    """
+    security = load_security(config) if security is None else security
+    metrics = Metrics() if metrics is None else metrics
+    server = _grpc_server(config, security, metrics)
+    port = bind_port(server, config.host, config.port, security.credentials())
+    return BoundServer(config, server, port, security, metrics)
+
+
 def create_server(
     config: ServerConfig,
     engine: Engine,
@@ -196,41 +279,8 @@ def create_server(
     security: Security | None = None,
     metrics: Metrics | None = None,
 ) -> RunningServer:
-    """Register the service, health and reflection; bind and start (NOT_SERVING until serve).
-
-    ``security`` (keys, TLS) and ``metrics`` are loaded from ``config`` / made when not given.
-    Interceptors, outermost first: metrics (so refusals are counted), API keys, concurrency,
-    request decoding (undecodable bytes: INVALID_ARGUMENT, see ``server.decoding``).
-    """
-    security = load_security(config) if security is None else security
-    metrics = Metrics() if metrics is None else metrics
-    metrics.watch_collections(lambda: [(c.spec.name, c.count) for c in engine.list_collections()])
-    server = _grpc_server(config, security, metrics)
-    streams = Streams(config.limits.stream_idle_timeout_s)
-    servicer = SimSearchServicer(engine, streams)
-    simsearch_pb2_grpc.add_SimSearchServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    if security.reflection != "off":
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
-    address = f"{_bracket(config.host)}:{config.port}"
-    credentials = security.credentials()
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
-    server.start()
-    endpoint = None
-    if config.metrics_port:
-        endpoint = start_endpoint(metrics, config.host, config.metrics_port, security.tls)
-    log_exposure(config.host, security)
-    running = RunningServer(
-        server, port, health_servicer, engine, metrics, endpoint, config.shutdown_grace, streams
-    )
-    running.set_serving(False)
-    return running
+    """``bind_server`` and ``start`` in one step: a started server, NOT_SERVING until serve."""
+    return bind_server(config, security=security, metrics=metrics).start(engine)
 
 
 def _grpc_server(config: ServerConfig, security: Security, metrics: Metrics) -> grpc.Server:
@@ -244,10 +294,10 @@ def _grpc_server(config: ServerConfig, security: Security, metrics: Metrics) -> 
             MetricsInterceptor(metrics),
             *security.interceptors(),
             ConcurrencyLimit(limit),
-            DecodeRequests(),  # innermost: the outer ones keep its deserializer
+            DecodeRequests(size),  # innermost: the outer ones keep its deserializer
         ],
         options=[
-            ("grpc.max_receive_message_length", size),
+            ("grpc.max_receive_message_length", grpc_receive_limit(size)),
             ("grpc.max_send_message_length", size),
             ("grpc.so_reuseport", 0),
         ],
@@ -302,8 +352,3 @@ def lock_data_dir(data_dir: Path) -> ExitStack:
             f"another simsearch server is using {data_dir}: stop it or pick another --data-dir"
         ) from None
     return held
-
-
-def _bracket(host: str) -> str:
-    """IPv6 literals need brackets in a gRPC address."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -33,7 +33,7 @@ from typing import Any
 
 import grpc
 
-from simsearch.server.intercept import SERVICE_PREFIX, abort_handler, method_name
+from simsearch.server.method_handlers import SERVICE_PREFIX, abort_handler, method_name
 
 __all__ = [
     "MIN_KEY_CHARS",
@@ -66,6 +66,7 @@ _READ_RPCS = (
     "DescribeCollection",
     "ListCollections",
     "Get",
+    "Export",
     "Search",
     "Rerank",
 )
@@ -152,7 +153,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._reflection = reflection
         # Refusal handlers, made once per (handler, code, message): a bounded set (messages
         # name a method and a role at most), so interceptors outside this one can reuse
-        # their wrappers of them (``intercept.WrappedHandlers``).
+        # their wrappers of them (``method_handlers.WrappedHandlers``).
         self._refusals: dict[tuple[Any, grpc.StatusCode, str], Any] = {}
 
     def intercept_service(

@@ -5,10 +5,11 @@ call would only wait behind the encoder until its deadline, while a quick refusa
 client back off or try another replica. Health and reflection calls are not counted, so a busy
 server still answers its health checks.
 
-Streams: an UpsertStream holds its slot for as long as its client keeps it open, so streams may
-hold at most half the slots (``stream_slots``, at least one); one more stream is refused with
-RESOURCE_EXHAUSTED, and the other half stays free for unary calls whatever the streams do. (A
-silent stream is ended after ``stream_idle_timeout_s``, see ``server.streams``.)
+Streams: an UpsertStream holds its slot for as long as its client keeps it open, an Export for as
+long as its client takes messages, so streams may hold at most half the slots (``stream_slots``,
+at least one); one more stream is refused with RESOURCE_EXHAUSTED, and the other half stays free
+for unary calls whatever the streams do. (A silent UpsertStream is ended after
+``stream_idle_timeout_s``, see ``server.streams``.)
 
 Threads: grpc hands a call to a worker thread before its behaviour (and so this limit) runs; if
 every thread were busy, a call over the limit would wait in grpc's queue instead of being
@@ -21,15 +22,20 @@ so that no call ever waits for a thread: past it grpc refuses with RESOURCE_EXHA
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from simsearch.server.intercept import SERVICE_PREFIX, Behavior, WrappedHandlers, replace_behavior
+from simsearch.server.method_handlers import (
+    SERVICE_PREFIX,
+    Behavior,
+    WrappedHandlers,
+    replace_behavior,
+)
 
 if TYPE_CHECKING:
-    from simsearch.server.intercept import Handler
+    from simsearch.server.method_handlers import Handler
 
 __all__ = ["ConcurrencyLimit", "pool_size", "stream_slots"]
 
@@ -74,7 +80,7 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler.response_streaming:  # every SimSearch RPC answers once
+        if handler is None:
             return handler
         method = handler_call_details.method
         if not method.startswith(SERVICE_PREFIX):
@@ -84,6 +90,8 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
     def _wrap(self, method: str, handler: Handler) -> Handler:
         if handler.request_streaming:
             return replace_behavior(handler, self._limited_stream)
+        if handler.response_streaming:
+            return replace_behavior(handler, self._limited_responses)
         return replace_behavior(handler, self._limited)
 
     # try/finally rather than context managers: this runs for every call, and it adds up.
@@ -104,6 +112,23 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
                 _take(self._slots, context, self._calls_busy)
                 try:
                     return behavior(requests, context)
+                finally:
+                    self._slots.release()
+            finally:
+                self._stream_slots.release()
+
+        return limited
+
+    def _limited_responses(self, behavior: Behavior) -> Behavior:
+        """A response stream (Export) holds a stream slot and a call slot until its last
+        message is sent; it takes them when grpc asks for its first message."""
+
+        def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            _take(self._stream_slots, context, self._streams_busy)
+            try:
+                _take(self._slots, context, self._calls_busy)
+                try:
+                    yield from behavior(request, context)
                 finally:
                     self._slots.release()
             finally:

@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from simsearch.server.intercept import (
+from simsearch.server.method_handlers import (
     SERVICE_PREFIX,
     Behavior,
     WrappedHandlers,
@@ -47,7 +47,7 @@ from simsearch.server.intercept import (
 from simsearch.server.tls import TlsFiles
 
 if TYPE_CHECKING:
-    from simsearch.server.intercept import Handler
+    from simsearch.server.method_handlers import Handler
 
 __all__ = ["Metrics", "MetricsEndpoint", "MetricsInterceptor", "start_endpoint"]
 
@@ -151,12 +151,13 @@ class MetricsInterceptor(grpc.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or handler.response_streaming or not method.startswith(SERVICE_PREFIX):
+        if handler is None or not method.startswith(SERVICE_PREFIX):
             return handler
         return self._handlers.get(method, handler)
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
-        return replace_behavior(handler, lambda behavior: self._measured(method, behavior))
+        measure = self._measured_stream if handler.response_streaming else self._measured
+        return replace_behavior(handler, lambda behavior: measure(method, behavior))
 
     def _measured(self, full_method: str, behavior: Behavior) -> Behavior:
         method = method_name(full_method)
@@ -174,6 +175,29 @@ class MetricsInterceptor(grpc.ServerInterceptor):
                 raise
             finally:
                 in_flight.dec()
+                metrics.record(method, code, time.perf_counter() - start)
+
+        return measured
+
+    def _measured_stream(self, full_method: str, behavior: Behavior) -> Behavior:
+        """A response stream (Export): timed from its first message asked to its last sent."""
+        method = method_name(full_method)
+        metrics = self._metrics
+
+        def measured(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            start = time.perf_counter()
+            code = grpc.StatusCode.OK
+            metrics.in_flight.inc()
+            try:
+                yield from behavior(request, context)
+            except GeneratorExit:  # grpc stopped asking: the caller has gone
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except BaseException:  # context.abort raises; its code is on the context
+                code = _context_code(context) or grpc.StatusCode.UNKNOWN
+                raise
+            finally:
+                metrics.in_flight.dec()
                 metrics.record(method, code, time.perf_counter() - start)
 
         return measured

@@ -12,12 +12,23 @@ import grpc
 
 from simsearch import __version__
 from simsearch.engine import Engine
-from simsearch.server import convert
-from simsearch.server.handling import rpc
+from simsearch.server.chunks import first_chunk, upsert_chunks
+from simsearch.server.rpc_decorators import rpc, rpc_stream
 from simsearch.server.streams import Streams
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc
-from simsearch.wire import array_to_tensor
+from simsearch.wire import array_to_tensor, struct_to_dict
+from simsearch.wire.alignments import alignment_to_wire
+from simsearch.wire.documents import document_from_wire, document_to_wire, hits_to_wire
+from simsearch.wire.embeddings import sentence_embeddings_to_wire, token_embeddings_to_wire
+from simsearch.wire.info import collection_to_wire, limits_to_wire, model_to_wire, poolings_to_wire
+from simsearch.wire.inputs import inputs_from_wire, pairs_from_wire, queries_from_wire
+from simsearch.wire.options import (
+    maxsim_from_wire,
+    pooling_from_wire,
+    rerank_from_wire,
+    search_params_from_wire,
+)
 
 __all__ = ["SimSearchServicer"]
 
@@ -36,9 +47,9 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     @rpc
     def Info(self, request: pb.InfoRequest, context: Context) -> pb.InfoResponse:
         return pb.InfoResponse(
-            model=convert.model_to_wire(self._engine.model),
-            poolings=[convert.pooling_to_wire(p) for p in self._engine.poolings()],
-            limits=convert.limits_to_wire(self._engine.limits),
+            model=model_to_wire(self._engine.model),
+            poolings=poolings_to_wire(self._engine.poolings()),
+            limits=limits_to_wire(self._engine.limits),
             version=__version__,
             store=self._engine.store,
         )
@@ -46,31 +57,29 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     @rpc
     def Encode(self, request: pb.EncodeRequest, context: Context) -> pb.EncodeResponse:
         result = self._engine.encode(
-            convert.inputs_from_wire(request.texts, request.pairs),
-            convert.pooling_from_wire(request.pooling),
+            inputs_from_wire(request.texts, request.pairs),
+            pooling_from_wire(request.pooling),
             normalize=request.normalize,
             truncate=request.truncate,
         )
-        return pb.EncodeResponse(
-            embeddings=array_to_tensor(result.embeddings), truncated=result.truncated
-        )
+        return sentence_embeddings_to_wire(result)
 
     @rpc
     def EncodeTokens(
         self, request: pb.EncodeTokensRequest, context: Context
     ) -> pb.EncodeTokensResponse:
         items = self._engine.encode_tokens(
-            convert.inputs_from_wire(request.texts, request.pairs), truncate=request.truncate
+            inputs_from_wire(request.texts, request.pairs), truncate=request.truncate
         )
-        return pb.EncodeTokensResponse(items=[convert.tokens_to_wire(item) for item in items])
+        return pb.EncodeTokensResponse(items=[token_embeddings_to_wire(item) for item in items])
 
     @rpc
     def Compare(self, request: pb.CompareRequest, context: Context) -> pb.CompareResponse:
         result = self._engine.compare(
-            convert.pairs_from_wire(request.pairs),
-            convert.pooling_from_wire(request.pooling),
+            pairs_from_wire(request.pairs),
+            pooling_from_wire(request.pooling),
             truncate=request.truncate,
-            maxsim=convert.compare_maxsim_from_wire(request),
+            maxsim=maxsim_from_wire(request.maxsim) if request.HasField("maxsim") else None,
             alignments=request.alignments,
             similarity_matrix=request.similarity_matrix,
         )
@@ -80,7 +89,7 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
         if result.hybrid is not None:
             response.hybrid_scores.extend(result.hybrid.tolist())
         for alignment in result.alignments or []:
-            response.alignments.append(convert.alignment_to_wire(alignment))
+            response.alignments.append(alignment_to_wire(alignment))
         return response
 
     @rpc
@@ -89,27 +98,25 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     ) -> pb.CreateCollectionResponse:
         info = self._engine.create_collection(
             request.name,
-            convert.pooling_from_wire(request.pooling),
+            pooling_from_wire(request.pooling),
             request.index,
             store_tokens=request.store_tokens,
         )
-        return pb.CreateCollectionResponse(collection=convert.collection_to_wire(info))
+        return pb.CreateCollectionResponse(collection=collection_to_wire(info))
 
     @rpc
     def DescribeCollection(
         self, request: pb.DescribeCollectionRequest, context: Context
     ) -> pb.DescribeCollectionResponse:
         info = self._engine.describe_collection(request.name)
-        return pb.DescribeCollectionResponse(collection=convert.collection_to_wire(info))
+        return pb.DescribeCollectionResponse(collection=collection_to_wire(info))
 
     @rpc
     def ListCollections(
         self, request: pb.ListCollectionsRequest, context: Context
     ) -> pb.ListCollectionsResponse:
         infos = self._engine.list_collections()
-        return pb.ListCollectionsResponse(
-            collections=[convert.collection_to_wire(info) for info in infos]
-        )
+        return pb.ListCollectionsResponse(collections=[collection_to_wire(info) for info in infos])
 
     @rpc
     def DropCollection(
@@ -120,7 +127,7 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
 
     @rpc
     def Upsert(self, request: pb.UpsertRequest, context: Context) -> pb.UpsertResponse:
-        documents = [convert.document_from_wire(doc) for doc in request.documents]
+        documents = [document_from_wire(doc) for doc in request.documents]
         truncated = self._engine.upsert(request.collection, documents, truncate=request.truncate)
         return pb.UpsertResponse(upserted=len(documents), truncated=truncated)
 
@@ -129,16 +136,16 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
         self, request_iterator: Iterator[pb.UpsertRequest], context: Context
     ) -> pb.UpsertResponse:
         with closing(self._streams.read(request_iterator)) as requests:
-            first = convert.first_chunk(requests)
+            first = first_chunk(requests)
             upserted, truncated = self._engine.upsert_stream(
-                first.collection, convert.upsert_chunks(first, requests)
+                first.collection, upsert_chunks(first, requests)
             )
         return pb.UpsertResponse(upserted=upserted, truncated=truncated)
 
     @rpc
     def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
         documents = self._engine.get(request.collection, request.ids)
-        response = pb.GetResponse(documents=[convert.document_to_wire(d) for d in documents])
+        response = pb.GetResponse(documents=[document_to_wire(d) for d in documents])
         if request.include_embeddings:
             embeddings = self._engine.get_embeddings(request.collection, request.ids)
             response.embeddings.CopyFrom(array_to_tensor(embeddings))
@@ -148,30 +155,36 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.DeleteResponse:
         return pb.DeleteResponse(deleted=self._engine.delete(request.collection, request.ids))
 
+    @rpc_stream
+    def Export(self, request: pb.ExportRequest, context: Context) -> Iterator[pb.ExportResponse]:
+        chunks = self._engine.export(request.collection, request.after_id, request.chunk_size)
+        return (
+            pb.ExportResponse(documents=[document_to_wire(doc) for doc in chunk])
+            for chunk in chunks
+        )
+
     @rpc
     def Search(self, request: pb.SearchRequest, context: Context) -> pb.SearchResponse:
+        rerank = rerank_from_wire(request.rerank) if request.HasField("rerank") else None
+        params = search_params_from_wire(request.params) if request.HasField("params") else None
         result = self._engine.search(
             request.collection,
-            convert.queries_from_wire(request),
+            queries_from_wire(request),
             request.k,
-            filter=convert.filter_from_wire(request),
+            filter=struct_to_dict(request.filter) if request.HasField("filter") else None,
             min_score=request.min_score if request.HasField("min_score") else None,
             truncate=request.truncate,
-            rerank=convert.rerank_from_wire(request),
-            params=convert.params_from_wire(request),
+            rerank=rerank,
+            params=params,
         )
-        return pb.SearchResponse(
-            results=convert.results_to_wire(result.hits), truncated=result.truncated
-        )
+        return pb.SearchResponse(results=hits_to_wire(result.hits), truncated=result.truncated)
 
     @rpc
     def Rerank(self, request: pb.RerankRequest, context: Context) -> pb.RerankResponse:
         result = self._engine.rerank(
             request.collection,
             [(query.text, list(query.ids)) for query in request.queries],
-            convert.maxsim_from_wire(request.maxsim),
+            maxsim_from_wire(request.maxsim),
             truncate=request.truncate,
         )
-        return pb.RerankResponse(
-            results=convert.results_to_wire(result.hits), truncated=result.truncated
-        )
+        return pb.RerankResponse(results=hits_to_wire(result.hits), truncated=result.truncated)

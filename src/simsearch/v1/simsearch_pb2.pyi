@@ -735,7 +735,8 @@ class CollectionInfo(_message.Message):
     """seconds since the Unix epoch"""
     compatible: _builtins.bool
     """False when the loaded model differs from model_fingerprint: the collection can be
-    described, listed and dropped, but not searched or written.
+    described, listed, dropped, read (Get without embeddings, Export) and deleted from, but
+    not searched or written.
     """
     store_tokens: _builtins.bool
     """documents' token embeddings are stored (float16) for reranking"""
@@ -1110,7 +1111,10 @@ class ExportRequest(_message.Message):
     first. Pass the last id received to resume.
     """
     chunk_size: _builtins.int
-    """documents per message; 0 means 256; at most the server's max_batch"""
+    """Documents per message: 0 means 256 (max_batch when lower); negative is INVALID_ARGUMENT,
+    over max_batch RESOURCE_EXHAUSTED. A message holds fewer when its documents would
+    together pass max_message_bytes.
+    """
     def __init__(
         self,
         *,

@@ -36,7 +36,9 @@ class SimSearchStub:
     over max_rerank_depth, a request that cannot be decoded.
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
-    FAILED_PRECONDITION  the collection was built with another model than the one loaded.
+    FAILED_PRECONDITION  the collection was built with another model than the one loaded
+    (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
+    its documents can still be read with Get and Export, and deleted).
     RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
     (a response estimated from token counts, before any model work, to
     exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -146,7 +148,9 @@ class SimSearchServicer:
     over max_rerank_depth, a request that cannot be decoded.
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
-    FAILED_PRECONDITION  the collection was built with another model than the one loaded.
+    FAILED_PRECONDITION  the collection was built with another model than the one loaded
+    (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
+    its documents can still be read with Get and Export, and deleted).
     RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
     (a response estimated from token counts, before any model work, to
     exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -232,7 +236,8 @@ class SimSearchServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Get(self, request, context):
-        """Documents by id. NOT_FOUND names the ids that do not exist.
+        """Documents by id. NOT_FOUND names the ids that do not exist. Texts and metadata of a
+        collection of another model too; its embeddings are FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -248,7 +253,11 @@ class SimSearchServicer:
     def Export(self, request, context):
         """Every document of a collection (id, text, metadata), in id order, a chunk per message.
         Works on a collection built with another model than the one loaded, so its documents can
-        be read back and upserted again; after_id resumes an export that was cut short.
+        be read back and upserted again; after_id resumes an export that was cut short. No
+        message is empty (an export with nothing to send ends OK with no message). Not a
+        snapshot: a document written meanwhile is sent only if its id sorts after those sent.
+        DATA_LOSS at a damaged document: those before it were sent; delete or upsert it and
+        resume after the last id received.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -365,7 +374,9 @@ class SimSearch:
     over max_rerank_depth, a request that cannot be decoded.
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
-    FAILED_PRECONDITION  the collection was built with another model than the one loaded.
+    FAILED_PRECONDITION  the collection was built with another model than the one loaded
+    (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
+    its documents can still be read with Get and Export, and deleted).
     RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
     (a response estimated from token counts, before any model work, to
     exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,

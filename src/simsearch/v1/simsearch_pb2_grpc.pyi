@@ -37,7 +37,9 @@ class SimSearchStub:
                            over max_rerank_depth, a request that cannot be decoded.
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
-      FAILED_PRECONDITION  the collection was built with another model than the one loaded.
+      FAILED_PRECONDITION  the collection was built with another model than the one loaded
+                           (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
+                           its documents can still be read with Get and Export, and deleted).
       RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
                            (a response estimated from token counts, before any model work, to
                            exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -79,13 +81,19 @@ class SimSearchStub:
     them all. On an error the status message says how many documents were committed before it.
     """
     Get: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.GetRequest, _simsearch_pb2.GetResponse]
-    """Documents by id. NOT_FOUND names the ids that do not exist."""
+    """Documents by id. NOT_FOUND names the ids that do not exist. Texts and metadata of a
+    collection of another model too; its embeddings are FAILED_PRECONDITION.
+    """
     Delete: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.DeleteRequest, _simsearch_pb2.DeleteResponse]
     """Remove documents by id; unknown ids are ignored. They leave results at once."""
     Export: _grpc.UnaryStreamMultiCallable[_simsearch_pb2.ExportRequest, _simsearch_pb2.ExportResponse]
     """Every document of a collection (id, text, metadata), in id order, a chunk per message.
     Works on a collection built with another model than the one loaded, so its documents can
-    be read back and upserted again; after_id resumes an export that was cut short.
+    be read back and upserted again; after_id resumes an export that was cut short. No
+    message is empty (an export with nothing to send ends OK with no message). Not a
+    snapshot: a document written meanwhile is sent only if its id sorts after those sent.
+    DATA_LOSS at a damaged document: those before it were sent; delete or upsert it and
+    resume after the last id received.
     """
     Search: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.SearchRequest, _simsearch_pb2.SearchResponse]
     """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
@@ -104,7 +112,9 @@ class SimSearchAsyncStub(SimSearchStub):
                            over max_rerank_depth, a request that cannot be decoded.
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
-      FAILED_PRECONDITION  the collection was built with another model than the one loaded.
+      FAILED_PRECONDITION  the collection was built with another model than the one loaded
+                           (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
+                           its documents can still be read with Get and Export, and deleted).
       RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
                            (a response estimated from token counts, before any model work, to
                            exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -143,13 +153,19 @@ class SimSearchAsyncStub(SimSearchStub):
     them all. On an error the status message says how many documents were committed before it.
     """
     Get: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.GetRequest, _simsearch_pb2.GetResponse]  # type: ignore[assignment]
-    """Documents by id. NOT_FOUND names the ids that do not exist."""
+    """Documents by id. NOT_FOUND names the ids that do not exist. Texts and metadata of a
+    collection of another model too; its embeddings are FAILED_PRECONDITION.
+    """
     Delete: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.DeleteRequest, _simsearch_pb2.DeleteResponse]  # type: ignore[assignment]
     """Remove documents by id; unknown ids are ignored. They leave results at once."""
     Export: _aio.UnaryStreamMultiCallable[_simsearch_pb2.ExportRequest, _simsearch_pb2.ExportResponse]  # type: ignore[assignment]
     """Every document of a collection (id, text, metadata), in id order, a chunk per message.
     Works on a collection built with another model than the one loaded, so its documents can
-    be read back and upserted again; after_id resumes an export that was cut short.
+    be read back and upserted again; after_id resumes an export that was cut short. No
+    message is empty (an export with nothing to send ends OK with no message). Not a
+    snapshot: a document written meanwhile is sent only if its id sorts after those sent.
+    DATA_LOSS at a damaged document: those before it were sent; delete or upsert it and
+    resume after the last id received.
     """
     Search: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.SearchRequest, _simsearch_pb2.SearchResponse]  # type: ignore[assignment]
     """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
@@ -167,7 +183,9 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
                            over max_rerank_depth, a request that cannot be decoded.
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
-      FAILED_PRECONDITION  the collection was built with another model than the one loaded.
+      FAILED_PRECONDITION  the collection was built with another model than the one loaded
+                           (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
+                           its documents can still be read with Get and Export, and deleted).
       RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
                            (a response estimated from token counts, before any model work, to
                            exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -270,7 +288,9 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
         request: _simsearch_pb2.GetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_simsearch_pb2.GetResponse, _abc.Awaitable[_simsearch_pb2.GetResponse]]:
-        """Documents by id. NOT_FOUND names the ids that do not exist."""
+        """Documents by id. NOT_FOUND names the ids that do not exist. Texts and metadata of a
+        collection of another model too; its embeddings are FAILED_PRECONDITION.
+        """
 
     @_abc_1.abstractmethod
     def Delete(
@@ -288,7 +308,11 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_simsearch_pb2.ExportResponse], _abc.AsyncIterator[_simsearch_pb2.ExportResponse]]:
         """Every document of a collection (id, text, metadata), in id order, a chunk per message.
         Works on a collection built with another model than the one loaded, so its documents can
-        be read back and upserted again; after_id resumes an export that was cut short.
+        be read back and upserted again; after_id resumes an export that was cut short. No
+        message is empty (an export with nothing to send ends OK with no message). Not a
+        snapshot: a document written meanwhile is sent only if its id sorts after those sent.
+        DATA_LOSS at a damaged document: those before it were sent; delete or upsert it and
+        resume after the last id received.
         """
 
     @_abc_1.abstractmethod

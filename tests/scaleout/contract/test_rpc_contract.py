@@ -9,7 +9,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from simsearch.client import Client
@@ -23,6 +25,9 @@ from simsearch.errors import (
     SimsearchError,
 )
 from simsearch.server import RunningServer, build_engine, create_server
+from simsearch.types import Document
+from simsearch.v1 import simsearch_pb2 as pb
+from simsearch.v1 import simsearch_pb2_grpc as pb_grpc
 
 from .stores import STORES, require_milvus_backend
 
@@ -155,3 +160,31 @@ def test_documents_over_rpc(client: Client, store_kind: str, name: str) -> None:
         assert store_kind == "faiss", "Milvus stored a text over its VARCHAR limit"
         assert client.get(name, ["long"])[0].text == "word " * 20_000
     assert [h.id for h in client.search(name, "quotes", k=1)[0]] == ["q"]
+
+
+def test_export_over_rpc(client: Client, server: RunningServer, name: str) -> None:
+    """Documents in code point order, a chunk per message (none empty: an empty collection's
+    stream has no message), resumable after any id; the status codes of bad requests."""
+    client.create_collection(name)
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = pb_grpc.SimSearchStub(channel)
+
+        def chunks(**fields: Any) -> list[list[str]]:
+            answer = stub.Export(pb.ExportRequest(collection=name, **fields), timeout=60)
+            return [[doc.id for doc in message.documents] for message in answer]
+
+        assert chunks() == []
+        ids = ["b", "Z", "é", "😀", "a", "中"]
+        docs = [{"id": i, "text": f"text {i}", "metadata": {"n": n}} for n, i in enumerate(ids)]
+        client.upsert(name, docs)
+        assert chunks(chunk_size=4) == [["Z", "a", "b", "é"], ["中", "😀"]]
+        assert chunks(after_id="b", chunk_size=1) == [["é"], ["中"], ["😀"]]
+    assert list(client.export(name)) == sorted(
+        (Document(d["id"], d["text"], d["metadata"]) for d in docs), key=lambda doc: doc.id
+    )
+    assert [doc.id for doc in client.export(name, after_id="a", chunk_size=2)] == [
+        "b", "é", "中", "😀",
+    ]  # fmt: skip
+    assert raised(list, client.export(f"{name}-missing")) is NotFoundError
+    assert raised(list, client.export(name, chunk_size=-1)) is InvalidArgumentError
+    assert raised(list, client.export(name, chunk_size=257)) is LimitExceededError

@@ -50,7 +50,7 @@ from simsearch.errors import (
 from simsearch.index import records
 from simsearch.index.filters import filter_sql, matches
 from simsearch.index.milvus import limits
-from simsearch.index.milvus.expressions import id_in, pushdown
+from simsearch.index.milvus.expressions import id_in, pushdown, quote_string
 from simsearch.index.milvus.failures import NOT_LOADED, code_of, milvus_call
 from simsearch.index.milvus.kinds import MilvusKind
 from simsearch.index.milvus.schema import EMBEDDING, ID, METADATA, SEQ, TEXT, Record
@@ -69,6 +69,7 @@ MAX_WRITE_BYTES = 8 * 1024 * 1024  # per upsert call: well under Milvus' 64 MiB 
 _IDS_PER_QUERY = 1000
 _SCAN_BATCH = 1000
 _GROWTH = 4
+_ITERATOR_PAGE = "True"  # the query parameter "iterator" of pymilvus' query_iterator pages
 _T = TypeVar("_T")
 
 
@@ -212,6 +213,43 @@ class MilvusCollection:
             else None
             for doc_id in ids
         ]
+
+    def documents_after(self, after_id: str, limit: int) -> list[Document]:
+        """Up to ``limit`` documents whose id sorts after ``after_id``, in id order (code
+        points: Milvus compares VARCHAR as UTF-8 bytes). Queries of ``id > after_id`` with a
+        limit (at most Milvus' 16,384 each), marked as pages of an iterator as pymilvus'
+        ``query_iterator`` marks its pages: the first ``limit`` matches in primary key order.
+        Measured: Milvus 2.3.5 answers a limited query in key order marked or not (each segment
+        walks its keys in order, the proxy merges by key); milvus-lite answers in write order
+        unless marked, so an unmarked page would skip documents there."""
+        documents: list[Document] = []
+        while len(documents) < limit:
+            asked = min(limit - len(documents), limits.MAX_TOPK)
+            page = self._page(documents[-1].id if documents else after_id, asked)
+            documents += page
+            if len(page) < asked:
+                break
+        return documents
+
+    def _page(self, after_id: str, limit: int) -> list[Document]:
+        after = quote_string(after_id)
+        if after is None:
+            raise InvalidArgumentError(
+                "after_id holds NUL or text that is not valid Unicode; no stored id follows it"
+            )
+        rows = self._call(
+            "read documents in id order",
+            lambda: self._client.query(
+                self._milvus_name,
+                filter=f"{ID} > {after}",
+                output_fields=[ID, TEXT, METADATA],
+                limit=limit,
+                iterator=_ITERATOR_PAGE,
+                consistency_level=self._consistency,
+                timeout=self._timeout,
+            ),
+        )
+        return [Document(str(row[ID]), str(row[TEXT]), dict(row[METADATA] or {})) for row in rows]
 
     def get_embeddings(self, ids: Sequence[str]) -> FloatArray:
         found = self._rows(ids, [ID, EMBEDDING])

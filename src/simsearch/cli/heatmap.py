@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from simsearch.client.arguments import UsageError
+from simsearch.cli.failure import bad_input
 from simsearch.types import Alignment
 
 __all__ = ["heatmap_paths", "write_heatmap"]
@@ -21,7 +21,7 @@ _INCH_PER_TOKEN = 0.32
 _MIN_INCHES = 4.0
 
 
-def heatmap_paths(path: str, count: int) -> list[Path]:
+def heatmap_paths(path: Path, count: int) -> list[Path]:
     """``path`` for one pair; ``name-1.png``, ``name-2.png`` ... for several."""
     target = Path(path)
     if count == 1:
@@ -58,7 +58,7 @@ def write_heatmap(path: Path, alignment: Alignment, title: str) -> None:
     try:
         figure.savefig(path, dpi=120)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise bad_input(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         pyplot.close(figure)
 
@@ -73,7 +73,7 @@ def _pyplot() -> Any:
     try:
         matplotlib = importlib.import_module("matplotlib")
     except ImportError:
-        raise UsageError(
+        raise bad_input(
             "--heatmap needs matplotlib: pip install 'simsearch[plot]' (or matplotlib)"
         ) from None
     matplotlib.use("Agg")  # files only, no display

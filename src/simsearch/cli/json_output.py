@@ -152,8 +152,8 @@ def _aligned_json(
 
 
 def tokens_json(tokens: TokenEmbeddings) -> dict[str, Any]:
-    """``{"truncated": bool, "tokens": [{"token", "id", "start", "end", "special", "segment",
-    "embedding"}, ...]}``"""
+    """``{"truncated": bool, "unknown_tokens": int, "tokens": [{"token", "id", "start", "end",
+    "special", "segment", "embedding"}, ...]}``"""
     items = [
         {
             "token": token,
@@ -166,7 +166,7 @@ def tokens_json(tokens: TokenEmbeddings) -> dict[str, Any]:
         }
         for i, token in enumerate(tokens.tokens)
     ]
-    return {"truncated": tokens.truncated, "tokens": items}
+    return {"truncated": tokens.truncated, "unknown_tokens": tokens.unknown_tokens, "tokens": items}
 
 
 def upsert_json(collection: str, result: UpsertResult, seconds: float) -> dict[str, Any]:

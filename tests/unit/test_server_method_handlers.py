@@ -8,8 +8,8 @@ from typing import Any
 import grpc
 import pytest
 
-from simsearch.server.intercept import SERVICE_PREFIX, WrappedHandlers
 from simsearch.server.limits import ConcurrencyLimit
+from simsearch.server.method_handlers import SERVICE_PREFIX, WrappedHandlers
 
 METHOD = SERVICE_PREFIX + "Encode"
 
@@ -113,3 +113,23 @@ def test_a_stream_refused_for_want_of_a_call_slot_gives_back_its_stream_slot() -
     assert outer.unary_unary(None, _Context()) == "held"
     assert refusals == [grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert stream.stream_unary(iter(()), _Context()) == "streamed"  # its stream slot is back
+
+
+def test_a_response_stream_holds_its_slots_until_its_last_message() -> None:
+    """An Export holds a stream slot and a call slot while its client takes messages, and
+    gives both back when it ends or its client goes (the generator is closed)."""
+    limit = ConcurrencyLimit(2)  # one stream slot, two call slots
+    export = _limited(
+        limit, grpc.unary_stream_rpc_method_handler(lambda request, context: iter("abc"))
+    )
+    first = export.unary_stream(None, _Context())
+    assert next(first) == "a"  # holding its slots now
+    refused = _Context()
+    with pytest.raises(_AbortedError, match="request streams in progress"):
+        next(export.unary_stream(None, refused))
+    assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert list(first) == ["b", "c"]  # ended: its slots are back
+    second = export.unary_stream(None, _Context())
+    assert next(second) == "a"
+    second.close()  # the caller went away
+    assert list(export.unary_stream(None, _Context())) == ["a", "b", "c"]

@@ -1,38 +1,30 @@
-"""``simsearch serve``: parse settings, load the model, serve until stopped."""
+"""The server half of ``simsearch serve``: bind the port, load the model, serve until stopped.
+
+Imported only when the command runs (it imports torch, faiss and grpc's server). The port is
+bound before the model loads, so a port in use fails at once. A failure to start is logged as
+one line, without a traceback, and the exit code is 1.
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 
-from simsearch.config import add_arguments, config_from_args
+from simsearch.config import ServerConfig
 from simsearch.errors import SimsearchError
-from simsearch.server.app import build_engine, create_server, lock_data_dir, serve
+from simsearch.server.app import bind_server, build_engine, lock_data_dir, serve
 from simsearch.server.metrics import Metrics
 from simsearch.server.security import load_security
 
-__all__ = ["main"]
+__all__ = ["run"]
 
 logger = logging.getLogger("simsearch.server")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="simsearch serve",
-        description="Run the simsearch gRPC server. Every flag has an environment twin.",
-        allow_abbrev=False,  # else `--api-keys KEY` would be taken as --api-keys-file
-    )
-    add_arguments(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(config: ServerConfig) -> int:
+    """Serve with ``config`` until stopped; returns the exit code."""
     try:
-        config = config_from_args(args)
         security = load_security(config)  # key and TLS files: fail before the slow model load
     except ValueError as exc:
         print(f"simsearch serve: {exc}", file=sys.stderr)
@@ -46,10 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         lock: AbstractContextManager[object] = (
             lock_data_dir(config.data_dir) if config.store == "faiss" else nullcontext()
         )
-        logger.info("loading model %s", config.model)
         metrics = Metrics()
+        bound = bind_server(config, security=security, metrics=metrics)
+        logger.info("loading model %s", config.model)
         engine = build_engine(config, metrics)
-        running = create_server(config, engine, security=security, metrics=metrics)
+        running = bound.start(engine)
     except (OSError, SimsearchError, RuntimeError) as exc:
         logger.error("cannot start: %s", exc)
         return 1

@@ -1,0 +1,126 @@
+"""Descriptions on the wire: the model (with its poolings), the limits, a collection.
+
+Fields an older server leaves unset decode to the defaults of ``simsearch.types``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from simsearch.types import CollectionInfo, CollectionSpec, Limits, ModelInfo, Pooling
+from simsearch.v1 import simsearch_pb2 as pb
+from simsearch.wire.options import pooling_from_wire, pooling_to_wire, poolings_from_wire
+
+__all__ = [
+    "collection_from_wire",
+    "collection_to_wire",
+    "limits_from_wire",
+    "limits_to_wire",
+    "model_from_wire",
+    "model_to_wire",
+    "poolings_to_wire",
+]
+
+
+def model_to_wire(model: ModelInfo) -> pb.ModelInfo:
+    """The model's description; its poolings travel beside it (:func:`poolings_to_wire`)."""
+    return pb.ModelInfo(
+        name=model.name,
+        fingerprint=model.fingerprint,
+        hidden_size=model.hidden_size,
+        max_length=model.max_length,
+        vocab_size=model.vocab_size,
+        device=model.device,
+        precision=model.precision,
+        threads=model.threads,
+        engine=model.engine,
+        encoder=model.encoder,
+        replicas=model.replicas,
+    )
+
+
+def poolings_to_wire(poolings: Sequence[Pooling]) -> list[pb.Pooling.ValueType]:
+    return [pooling_to_wire(pooling) for pooling in poolings]
+
+
+def model_from_wire(message: pb.ModelInfo, poolings: Iterable[int]) -> ModelInfo:
+    """The model a message describes, supporting ``poolings`` (the wire values beside it;
+    values unknown here are left out)."""
+    return ModelInfo(
+        name=message.name,
+        fingerprint=message.fingerprint,
+        hidden_size=message.hidden_size,
+        max_length=message.max_length,
+        vocab_size=message.vocab_size,
+        device=message.device,
+        precision=message.precision or "float32",
+        threads=message.threads,
+        engine=message.engine or "torch",
+        encoder=message.encoder or "local",
+        replicas=message.replicas or 1,
+        poolings=poolings_from_wire(poolings),
+    )
+
+
+def limits_to_wire(limits: Limits) -> pb.Limits:
+    return pb.Limits(
+        max_batch=limits.max_batch,
+        max_k=limits.max_k,
+        max_text_chars=limits.max_text_chars,
+        max_message_bytes=limits.max_message_bytes,
+        max_rerank_depth=limits.max_rerank_depth,
+        max_concurrent_rpcs=limits.max_concurrent_rpcs,
+        max_queue_depth=limits.max_queue_depth,
+        stream_idle_timeout_s=limits.stream_idle_timeout_s,
+        max_filter_keys=limits.max_filter_keys,
+    )
+
+
+def limits_from_wire(message: pb.Limits) -> Limits:
+    return Limits(
+        max_batch=message.max_batch,
+        max_k=message.max_k,
+        max_text_chars=message.max_text_chars,
+        max_message_bytes=message.max_message_bytes,
+        max_rerank_depth=message.max_rerank_depth,
+        max_concurrent_rpcs=message.max_concurrent_rpcs,
+        max_queue_depth=message.max_queue_depth,
+        stream_idle_timeout_s=message.stream_idle_timeout_s,
+        max_filter_keys=message.max_filter_keys,
+    )
+
+
+def collection_to_wire(info: CollectionInfo) -> pb.CollectionInfo:
+    spec = info.spec
+    return pb.CollectionInfo(
+        name=spec.name,
+        pooling=pooling_to_wire(spec.pooling),
+        index=spec.index,
+        dimension=spec.dimension,
+        count=info.count,
+        model_name=spec.model_name,
+        model_fingerprint=spec.model_fingerprint,
+        created_at=info.created_at,
+        compatible=info.compatible,
+        store_tokens=spec.store_tokens,
+        unavailable=info.unavailable,
+    )
+
+
+def collection_from_wire(message: pb.CollectionInfo) -> CollectionInfo:
+    spec = CollectionSpec(
+        name=message.name,
+        pooling=pooling_from_wire(message.pooling),
+        index=message.index or "flat",
+        dimension=message.dimension,
+        model_name=message.model_name,
+        model_fingerprint=message.model_fingerprint,
+        store_tokens=message.store_tokens,
+    )
+    return CollectionInfo(
+        spec=spec,
+        count=message.count,
+        created_at=message.created_at,
+        compatible=message.compatible,
+        unavailable=message.unavailable,
+    )
