@@ -22,15 +22,14 @@ so that no call ever waits for a thread: past it grpc refuses with RESOURCE_EXHA
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from simsearch.server.method_handlers import (
-    SERVICE_PREFIX,
     Behavior,
-    WrappedHandlers,
+    SimSearchInterceptor,
     replace_behavior,
 )
 
@@ -59,7 +58,7 @@ def _take(slots: threading.BoundedSemaphore, context: grpc.ServicerContext, busy
         )
 
 
-class ConcurrencyLimit(grpc.ServerInterceptor):
+class ConcurrencyLimit(SimSearchInterceptor):
     """Holds a slot for each running SimSearch call; none free: RESOURCE_EXHAUSTED at once."""
 
     def __init__(self, max_concurrent_rpcs: int) -> None:
@@ -72,20 +71,7 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
             f"{self.stream_limit} request streams in progress, the most allowed (half of "
             "max_concurrent_rpcs: the other slots are kept for other calls)"
         )
-        self._handlers = WrappedHandlers(self._wrap)
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        if not method.startswith(SERVICE_PREFIX):
-            return handler
-        return self._handlers.get(method, handler)
+        super().__init__()
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
         if handler.request_streaming:

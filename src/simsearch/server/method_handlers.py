@@ -11,6 +11,7 @@ wrapped handler once instead of once per call.
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ import grpc
 __all__ = [
     "SERVICE_PREFIX",
     "Behavior",
+    "Continuation",
+    "SimSearchInterceptor",
     "WrappedHandlers",
     "abort_handler",
     "method_name",
@@ -32,6 +35,7 @@ SERVICE_PREFIX = "/simsearch.v1.SimSearch/"
 
 # (request or request iterator, context) -> response or response iterator
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
+Continuation = Callable[[grpc.HandlerCallDetails], "grpc.RpcMethodHandler[Any, Any] | None"]
 if TYPE_CHECKING:  # the handler class is generic in grpc's stubs only
     Handler = grpc.RpcMethodHandler[Any, Any]
 
@@ -57,6 +61,31 @@ class WrappedHandlers:
             if len(self._made) < self._limit:
                 self._made[key] = wrapped
         return wrapped
+
+
+class SimSearchInterceptor(grpc.ServerInterceptor):
+    """An interceptor that wraps the handler of each SimSearch method (once, through
+    ``WrappedHandlers``); other services (health, reflection) pass untouched. Subclasses say
+    how to wrap (``_wrap``) and may leave some handlers alone (``_applies``)."""
+
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlers(self._wrap)
+
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not method.startswith(SERVICE_PREFIX) or not self._applies(handler):
+            return handler
+        return self._handlers.get(method, handler)
+
+    def _applies(self, handler: Handler) -> bool:
+        return True
+
+    @abc.abstractmethod
+    def _wrap(self, method: str, handler: Handler) -> Handler:
+        """The handler that runs instead of ``handler`` for ``method``."""
 
 
 def method_name(full_method: str) -> str:

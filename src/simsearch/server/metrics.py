@@ -38,9 +38,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from simsearch.server.method_handlers import (
-    SERVICE_PREFIX,
     Behavior,
-    WrappedHandlers,
+    SimSearchInterceptor,
     method_name,
     replace_behavior,
 )
@@ -137,23 +136,12 @@ class _CollectionSizes(Collector):
         yield family
 
 
-class MetricsInterceptor(grpc.ServerInterceptor):
+class MetricsInterceptor(SimSearchInterceptor):
     """Counts and times every SimSearch call, refusals by the other interceptors included."""
 
     def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
         self._metrics = metrics
-        self._handlers = WrappedHandlers(self._wrap)
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or not method.startswith(SERVICE_PREFIX):
-            return handler
-        return self._handlers.get(method, handler)
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
         measure = self._measured_stream if handler.response_streaming else self._measured

@@ -28,9 +28,8 @@ import grpc
 
 from simsearch.errors import InvalidArgumentError, LimitExceededError, SimsearchError
 from simsearch.server.method_handlers import (
-    SERVICE_PREFIX,
     Behavior,
-    WrappedHandlers,
+    SimSearchInterceptor,
     replace_behavior,
 )
 from simsearch.server.rpc_decorators import abort_with
@@ -60,29 +59,18 @@ class Undecodable:
         self.error = error
 
 
-class DecodeRequests(grpc.ServerInterceptor):
+class DecodeRequests(SimSearchInterceptor):
     """Turns request decoding failures of SimSearch methods into INVALID_ARGUMENT, and
     requests over ``max_message_bytes`` into RESOURCE_EXHAUSTED."""
 
     def __init__(self, max_message_bytes: int) -> None:
         self._limit = max_message_bytes
-        self._handlers = WrappedHandlers(self._tolerant_handler)
+        super().__init__()
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if (
-            handler is None
-            or handler.request_deserializer is None
-            or not handler_call_details.method.startswith(SERVICE_PREFIX)
-        ):
-            return handler
-        return self._handlers.get(handler_call_details.method, handler)
+    def _applies(self, handler: Handler) -> bool:
+        return handler.request_deserializer is not None
 
-    def _tolerant_handler(self, method: str, handler: Handler) -> Handler:
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         assert handler.request_deserializer is not None
         wrap = _stream if handler.request_streaming else _unary
         decode = _tolerant(handler.request_deserializer, self._limit)
