@@ -21,7 +21,7 @@ import simsearch
 from simsearch.errors import DataLossError, UnavailableError
 from simsearch.index import FaissCatalog
 from simsearch.index.collection import SNAPSHOT_FILE, STORE_FILE
-from simsearch.index.store import Row, Store
+from simsearch.index.store import DocumentRow, Store
 from simsearch.index.vectors import VectorIndex
 from simsearch.types import Document, FloatArray, TokenVectors
 from unit.index_fixtures import Corpus, assert_same_hits, brute_force, spec, unit_vectors
@@ -122,7 +122,7 @@ def test_a_failed_write_that_reached_the_disk_is_followed(
     collection = FaissCatalog(tmp_path).create(spec())
     original = Store.upsert
 
-    def lost_reply(self: Store, rows: list[Row]) -> object:
+    def lost_reply(self: Store, rows: list[DocumentRow]) -> object:
         original(self, rows)
         self.last_change -= 1  # as if the COMMIT had raised
         raise UnavailableError("disk I/O error")
@@ -265,7 +265,9 @@ def test_labels_are_never_reused(tmp_path: Path) -> None:
     store_path = tmp_path / STORE_FILE
     Store.initialise(store_path, spec(), 0.0, "uid")
     store = Store.open(store_path, "docs", timeout=1.0)
-    rows = [Row(doc_id, doc_id, "{}", unit_vectors(1, seed=1)[0].tobytes()) for doc_id in "abc"]
+    rows = [
+        DocumentRow(doc_id, doc_id, "{}", unit_vectors(1, seed=1)[0].tobytes()) for doc_id in "abc"
+    ]
     assert store.upsert(rows).added.tolist() == [1, 2, 3]
     store.delete(["b", "c"])  # the largest label is gone
     assert store.upsert(rows[1:]).added.tolist() == [4, 5]

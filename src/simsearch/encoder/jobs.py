@@ -18,7 +18,7 @@ import numpy as np
 from simsearch.encoder.tokenization import Tokenized
 from simsearch.types import FloatArray, Pooling
 
-__all__ = ["Job", "JobResult", "PendingJob", "Row"]
+__all__ = ["Job", "JobResult", "PendingJob", "ScheduledInput"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class JobResult:
 
 
 @dataclass(frozen=True)
-class Row:
+class ScheduledInput:
     """Input ``index`` of a pending job, as scheduled into a batch."""
 
     pending: PendingJob
@@ -85,14 +85,14 @@ class PendingJob:
         """Rows not yet handed to the worker."""
         return len(self._order) - self.cursor
 
-    def take(self, limit: int) -> list[Row]:
+    def take(self, limit: int) -> list[ScheduledInput]:
         """The next (up to) ``limit`` rows, shortest first."""
         indices = self._order[self.cursor : self.cursor + limit]
         self.cursor += len(indices)
-        return [Row(self, index) for index in indices]
+        return [ScheduledInput(self, index) for index in indices]
 
     def deliver(self, index: int, vector: FloatArray | None, hidden: FloatArray | None) -> None:
-        """Row ``index``'s sentence embedding and its padded ``(L, d)`` hidden-state row."""
+        """Input ``index``'s sentence embedding and its padded ``(L, d)`` hidden-state row."""
         if self.done:
             return
         if vector is not None:

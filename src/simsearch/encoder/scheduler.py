@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from simsearch.encoder.batching import collate, plan_batches
-from simsearch.encoder.jobs import Job, JobResult, PendingJob, Row
+from simsearch.encoder.jobs import Job, JobResult, PendingJob, ScheduledInput
 from simsearch.encoder.pass_cost import PassCostModel
 from simsearch.encoder.pooling import l2_normalize, pool
 from simsearch.encoder.runner import ModelOutputs, ModelRunner
@@ -215,7 +215,7 @@ class BatchScheduler:
                 self._expected_jobs = answered + len(self._queue)
                 self._last_window_end = time.monotonic()
 
-    def _next_window(self) -> list[Row] | None:
+    def _next_window(self) -> list[ScheduledInput] | None:
         """Block until a window is due; None once closed (queued jobs are failed)."""
         with self._cond:
             while True:
@@ -248,12 +248,12 @@ class BatchScheduler:
             last_window_end=self._last_window_end,
         )
 
-    def _take_window(self) -> list[Row]:
+    def _take_window(self) -> list[ScheduledInput]:
         """Rows round-robin over queued jobs, ``batch_size`` per job per turn."""
         settings = self._settings
         max_rows = settings.batch_size * _WINDOW_BATCHES
         max_tokens = settings.batch_tokens * _WINDOW_BATCHES
-        window: list[Row] = []
+        window: list[ScheduledInput] = []
         tokens = 0
         while self._queue and len(window) < max_rows and tokens < max_tokens:
             pending = self._queue.popleft()
@@ -281,7 +281,7 @@ class BatchScheduler:
         self._queue.clear()
         self._queued_rows = 0
 
-    def _run_window(self, window: Sequence[Row]) -> None:
+    def _run_window(self, window: Sequence[ScheduledInput]) -> None:
         settings = self._settings
         lengths = [len(row.item) for row in window]
         plan = plan_batches(
@@ -296,7 +296,7 @@ class BatchScheduler:
             if rows:
                 self._run_batch(rows)
 
-    def _run_batch(self, rows: Sequence[Row]) -> None:
+    def _run_batch(self, rows: Sequence[ScheduledInput]) -> None:
         """Forward and deliver; on failure retry each job's rows alone (one bad job fails).
         A pass that succeeds is timed whole (collating, the model, pooling, delivery: what
         another pass would cost again) for the plan's cost model."""
@@ -309,7 +309,7 @@ class BatchScheduler:
             return
         except Exception as exc:
             error = exc
-        groups: dict[int, list[Row]] = {}
+        groups: dict[int, list[ScheduledInput]] = {}
         for row in rows:
             groups.setdefault(id(row.pending), []).append(row)
         if len(groups) == 1:
@@ -324,7 +324,7 @@ class BatchScheduler:
             except Exception as exc:
                 own_rows[0].pending.fail(exc)
 
-    def _forward(self, rows: Sequence[Row]) -> ModelOutputs:
+    def _forward(self, rows: Sequence[ScheduledInput]) -> ModelOutputs:
         items = [row.item for row in rows]
         outputs = self._runner.forward(collate(items, self._pad_id))
         self._report(len(items), sum(len(item) for item in items))
@@ -388,7 +388,7 @@ def _caller_gone(pending: PendingJob) -> bool:
         return False
 
 
-def _deliver(rows: Sequence[Row], outputs: ModelOutputs) -> None:
+def _deliver(rows: Sequence[ScheduledInput], outputs: ModelOutputs) -> None:
     """Pool for every (pooling, normalize) the batch's jobs asked for, then hand out rows.
 
     Everything is computed before the first row is delivered, so a failure here delivers

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.index.store import TOKEN_KIND, TOKEN_VECTOR, Row, TokenBlobs
+from simsearch.index.store import TOKEN_KIND, TOKEN_VECTOR, DocumentRow, TokenBlobs
 from simsearch.types import Document, FloatArray, Hit, Metadata, TokenKind, TokenVectors
 
 __all__ = ["as_vectors", "document", "hit", "rows", "token_vectors"]
@@ -28,7 +28,7 @@ def rows(
     embeddings: Any,
     dimension: int,
     tokens: Sequence[TokenVectors] | None = None,
-) -> tuple[list[Row], FloatArray]:
+) -> tuple[list[DocumentRow], FloatArray]:
     """Store rows for ``documents`` and the checked ``(n, d) float32`` embeddings (row i for
     document i). ``tokens``: token vectors to store with each document (one per document), or
     None to store none."""
@@ -41,7 +41,7 @@ def rows(
     token_blobs = _token_blobs(tokens, len(documents), dimension)
     blobs = vectors.astype(_EMBEDDING, copy=False)
     stored = [
-        Row(
+        DocumentRow(
             doc.id,
             doc.text,
             _metadata_json(doc.metadata, i),

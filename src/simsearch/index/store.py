@@ -62,7 +62,7 @@ from simsearch.index.checksums import (
 from simsearch.index.permissions import create_private_file
 from simsearch.types import CollectionSpec, FloatArray, IntArray, Pooling
 
-__all__ = ["TOKEN_KIND", "TOKEN_VECTOR", "Change", "Meta", "Row", "Store", "TokenBlobs"]
+__all__ = ["TOKEN_KIND", "TOKEN_VECTOR", "Change", "DocumentRow", "Meta", "Store", "TokenBlobs"]
 
 SCHEMA = 2  # 1: no row checksums (migrated on open)
 TOKEN_VECTOR = np.dtype("<f2")
@@ -117,7 +117,7 @@ class TokenBlobs:
 
 
 @dataclass(frozen=True)
-class Row:
+class DocumentRow:
     """A document ready to store: metadata as JSON text, embedding as float32 LE bytes, and
     its token embeddings when the collection stores them."""
 
@@ -201,7 +201,7 @@ class Store:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def upsert(self, rows: Sequence[Row]) -> Change:
+    def upsert(self, rows: Sequence[DocumentRow]) -> Change:
         """Insert or replace ``rows`` (unique ids) in one committed transaction."""
         with self._transaction("write documents") as number:
             removed = self._unlink([row.id for row in rows], number)
@@ -336,7 +336,7 @@ class Store:
                 self._db.execute(f"DELETE FROM tokens WHERE label IN {_IN_JSON}", (labels,))
         return np.array([label for label, _ in old], dtype=np.int64)
 
-    def _insert(self, rows: Sequence[Row], number: int) -> IntArray:
+    def _insert(self, rows: Sequence[DocumentRow], number: int) -> IntArray:
         """Insert ``rows`` with their checksums under new labels; returns the labels."""
         first = self._next_label()
         labels = range(first, first + len(rows))
@@ -456,7 +456,7 @@ def _connect(path: Path, *, timeout: float) -> sqlite3.Connection:
     return db
 
 
-def _doc_values(label: int, row: Row, number: int) -> tuple[Any, ...]:
+def _doc_values(label: int, row: DocumentRow, number: int) -> tuple[Any, ...]:
     """A ``docs`` row, checksums included, for an INSERT."""
     content = content_crc(label, row.id, row.text, row.metadata)
     vector = vector_crc(label, row.embedding)
