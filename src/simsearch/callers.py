@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 
-__all__ = ["caller_gone"]
+__all__ = ["CallerGone", "caller_gone"]
 
-caller_gone: ContextVar[Callable[[], bool] | None] = ContextVar("caller_gone", default=None)
+# Polled while work waits: True once the caller has gone.
+CallerGone = Callable[[], bool]
+
+caller_gone: ContextVar[CallerGone | None] = ContextVar("caller_gone", default=None)

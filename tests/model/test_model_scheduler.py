@@ -291,7 +291,7 @@ def test_work_whose_caller_has_gone_is_dropped_unrun(
             Pooling.MEAN,
             normalize=True,
             truncate=False,
-            should_drop=gone.is_set,
+            gone=gone.is_set,
         )
         kept = pool.submit(encoder.encode, ["kept"], Pooling.MEAN, normalize=True, truncate=False)
         _wait_until(lambda: encoder.queued == 2)

@@ -18,11 +18,11 @@ collection built in float32 is refused under int8, and vice versa.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simsearch.callers import caller_gone
+from simsearch.callers import CallerGone, caller_gone
 from simsearch.encoder.engines import EngineOptions, start_engine
 from simsearch.encoder.fingerprint import model_fingerprint
 from simsearch.encoder.jobs import Job
@@ -51,8 +51,6 @@ from simsearch.types import (
 )
 
 __all__ = ["BertEncoder", "load_encoder"]
-
-ShouldDrop = Callable[[], bool]
 
 
 def load_encoder(
@@ -211,20 +209,20 @@ class BertEncoder:
         *,
         normalize: bool,
         truncate: bool,
-        should_drop: ShouldDrop | None = None,
+        gone: CallerGone | None = None,
     ) -> SentenceEmbeddings:
         """Sentence embeddings ``(n, d) float32``, row i for ``inputs[i]``.
 
         ``normalize``: rows scaled to unit L2 norm. ``truncated``: indices of inputs cut to
         ``info.max_length``; without ``truncate`` such an input raises ``InvalidArgumentError``.
-        ``should_drop``: polled while the call waits for the model; True drops it with
+        ``gone``: polled while the call waits for the model; True drops it with
         ``DeadlineExceededError`` (for callers that have gone). ``LimitExceededError`` when the
         encoder's queue is full.
         """
         pooling = self._check_pooling(pooling)
         items = self._tokenize(inputs, truncate)
         result = self._scheduler.run(
-            Job(items, pooling, normalize, tokens=False), should_drop or caller_gone.get()
+            Job(items, pooling, normalize, tokens=False), gone or caller_gone.get()
         )
         return SentenceEmbeddings(result.embeddings, _truncated(items))
 
@@ -234,7 +232,7 @@ class BertEncoder:
         *,
         truncate: bool,
         admit: Admit | None = None,
-        should_drop: ShouldDrop | None = None,
+        gone: CallerGone | None = None,
     ) -> list[TokenEmbeddings]:
         """``last_hidden_state`` per input, padding removed, with tokens, offsets and masks.
 
@@ -245,7 +243,7 @@ class BertEncoder:
         """
         items, strings = self._tokenize_admitted(inputs, truncate, admit)
         result = self._scheduler.run(
-            Job(items, None, False, tokens=True), should_drop or caller_gone.get()
+            Job(items, None, False, tokens=True), gone or caller_gone.get()
         )
         return token_embeddings(items, strings, result.hidden, self._tokenizer.unk_token_id)
 
@@ -256,14 +254,14 @@ class BertEncoder:
         *,
         truncate: bool,
         admit: Admit | None = None,
-        should_drop: ShouldDrop | None = None,
+        gone: CallerGone | None = None,
     ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
         """Normalised sentence embeddings and token embeddings, from one forward pass;
         ``admit`` as in :meth:`encode_tokens`."""
         pooling = self._check_pooling(pooling)
         items, strings = self._tokenize_admitted(inputs, truncate, admit)
         result = self._scheduler.run(
-            Job(items, pooling, True, tokens=True), should_drop or caller_gone.get()
+            Job(items, pooling, True, tokens=True), gone or caller_gone.get()
         )
         embeddings = SentenceEmbeddings(result.embeddings, _truncated(items))
         return embeddings, token_embeddings(

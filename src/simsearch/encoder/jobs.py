@@ -9,12 +9,13 @@ caller's future resolves when the last row is in, or with the first error.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from simsearch.callers import CallerGone
 from simsearch.encoder.tokenization import Tokenized
 from simsearch.types import FloatArray, Pooling
 
@@ -63,7 +64,7 @@ class PendingJob:
 
     job: Job
     hidden_size: int
-    should_drop: Callable[[], bool] | None = None
+    gone: CallerGone | None = None
     enqueued_at: float = field(default_factory=time.monotonic)
     future: Future[JobResult] = field(default_factory=Future)
 

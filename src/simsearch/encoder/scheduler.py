@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from simsearch.callers import CallerGone
 from simsearch.encoder.batching import collate, plan_batches
 from simsearch.encoder.jobs import Job, JobResult, PendingJob, ScheduledInput
 from simsearch.encoder.pass_cost import PassCostModel
@@ -149,15 +150,15 @@ class BatchScheduler:
             return float(self._settings.pass_tokens or 0.0)
         return self._pass_cost.pass_tokens
 
-    def run(self, job: Job, should_drop: Callable[[], bool] | None = None) -> JobResult:
+    def run(self, job: Job, gone: CallerGone | None = None) -> JobResult:
         """Run ``job`` and wait for its result; raises what its own forward pass raised.
 
-        ``should_drop``: polled while the job waits in the queue; when it returns True the job
+        ``gone``: polled while the job waits in the queue; when it returns True the job
         is dropped and fails with ``DeadlineExceededError`` (its caller has gone).
         """
         if not job.items:
             return JobResult(np.zeros((0, self._hidden_size), dtype=np.float32), [])
-        pending = PendingJob(job, self._hidden_size, should_drop)
+        pending = PendingJob(job, self._hidden_size, gone)
         self._submit(pending)
         return pending.future.result()
 
@@ -266,10 +267,10 @@ class BatchScheduler:
         return window
 
     def _drop_abandoned(self) -> None:
-        """Remove failed jobs, and jobs whose ``should_drop`` says their caller has gone
+        """Remove failed jobs, and jobs whose ``gone`` says their caller has gone
         (called under the lock: the callbacks must be quick, e.g. ``context.is_active``)."""
         for pending in list(self._queue):
-            if not pending.done and _caller_gone(pending):
+            if not pending.done and _has_gone(pending):
                 pending.fail(DeadlineExceededError("the caller stopped waiting for the encoder"))
             if pending.done:
                 self._queue.remove(pending)
@@ -378,13 +379,13 @@ def _full_or_all_back(
     return queued_rows >= batch_size or queued_jobs >= expected_jobs
 
 
-def _caller_gone(pending: PendingJob) -> bool:
-    if pending.should_drop is None:
+def _has_gone(pending: PendingJob) -> bool:
+    if pending.gone is None:
         return False
     try:
-        return pending.should_drop()
+        return pending.gone()
     except Exception:  # a broken callback must not stop the worker; keep the job
-        logger.exception("should_drop callback raised; keeping the job")
+        logger.exception("gone callback raised; keeping the job")
         return False
 
 

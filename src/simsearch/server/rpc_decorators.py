@@ -66,7 +66,7 @@ def rpc(handler: Handler[Self, Request, Response]) -> Handler[Self, Request, Res
 
     @functools.wraps(handler)
     def wrapper(self: Self, request: Request, context: grpc.ServicerContext) -> Response:
-        gone = caller_gone.set(lambda: _caller_has_gone(context))
+        gone = caller_gone.set(lambda: _has_gone(context))
         try:
             _check_deadline(context)
             return handler(self, request, context)
@@ -108,7 +108,7 @@ def rpc_stream(
     @functools.wraps(handler)
     def wrapper(self: Self, request: Request, context: grpc.ServicerContext) -> Iterator[Response]:
         responses = start(self, request, context)
-        while not _caller_has_gone(context):
+        while not _has_gone(context):
             response = step(responses, None, context)
             if response is _END:
                 return
@@ -129,7 +129,7 @@ def _permanent(error: SimsearchError) -> bool:
     return isinstance(error, LimitExceededError) and not isinstance(error, OverloadedError)
 
 
-def _caller_has_gone(context: grpc.ServicerContext) -> bool:
+def _has_gone(context: grpc.ServicerContext) -> bool:
     """Cancelled, or past its deadline: work queued for it can be dropped."""
     remaining = context.time_remaining()
     return not context.is_active() or (remaining is not None and remaining <= 0)
