@@ -69,6 +69,9 @@ __all__ = [
 
 START_TIMEOUT_S = 120.0  # a cold start on a loaded 2-core machine takes 10-30 s
 DRAIN_S = 1.0  # SIGTERM, then this long before SIGKILL (test data: nothing to save)
+# Milvus' common.session.ttl (its default is 30 s), see _write_config.
+SESSION_TTL_S = 600
+
 # The session fixture's proxy.timeTickInterval: a Strong read waits for the next time tick
 # (measured p50: 200 ms at Milvus' default of 200, 68 ms at 50, 21 ms at 20); the suite makes
 # thousands of reads. Semantics are equal at any tick.
@@ -206,6 +209,14 @@ def _write_config(
     if tick not in text:
         raise MilvusStartError(f"{yaml}: no proxy.timeTickInterval to set")
     text = text.replace(tick, f"  timeTickInterval: {time_tick_ms} #", 1)
+    ttl = "    ttl: 30 #"
+    if ttl not in text:
+        raise MilvusStartError(f"{yaml}: no common.session.ttl to set")
+    # Milvus' components keep 30 s leases in its embedded etcd and exit when one lapses: a
+    # test machine that stalls half a minute (a paused VM was seen in a CI run, or starvation
+    # on a busy 2-core box) killed the session's server for every later test. A test server
+    # has nothing to fail over to, so a long lease only costs a slower exit.
+    text = text.replace(ttl, f"    ttl: {SESSION_TTL_S} #", 1)
     if fast_load:
         for key in ("checkInterval", "distPullInterval"):  # in the template: drop them
             text = re.sub(rf"\n  {key}: \d+[^\n]*", "", text, count=1)
