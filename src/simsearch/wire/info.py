@@ -5,6 +5,7 @@ Fields an older server leaves unset decode to the defaults of ``simsearch.types`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from simsearch.types import CollectionInfo, CollectionSpec, Limits, ModelInfo, Pooling
@@ -62,32 +63,15 @@ def model_from_wire(message: pb.ModelInfo, poolings: Iterable[int]) -> ModelInfo
     )
 
 
+_LIMIT_FIELDS = dataclasses.fields(Limits)
+
+
 def limits_to_wire(limits: Limits) -> pb.Limits:
-    return pb.Limits(
-        max_batch=limits.max_batch,
-        max_k=limits.max_k,
-        max_text_chars=limits.max_text_chars,
-        max_message_bytes=limits.max_message_bytes,
-        max_rerank_depth=limits.max_rerank_depth,
-        max_concurrent_rpcs=limits.max_concurrent_rpcs,
-        max_queue_depth=limits.max_queue_depth,
-        stream_idle_timeout_s=limits.stream_idle_timeout_s,
-        max_filter_keys=limits.max_filter_keys,
-    )
+    return pb.Limits(**dataclasses.asdict(limits))  # the same field names on both sides
 
 
 def limits_from_wire(message: pb.Limits) -> Limits:
-    return Limits(
-        max_batch=message.max_batch,
-        max_k=message.max_k,
-        max_text_chars=message.max_text_chars,
-        max_message_bytes=message.max_message_bytes,
-        max_rerank_depth=message.max_rerank_depth,
-        max_concurrent_rpcs=message.max_concurrent_rpcs,
-        max_queue_depth=message.max_queue_depth,
-        stream_idle_timeout_s=message.stream_idle_timeout_s,
-        max_filter_keys=message.max_filter_keys,
-    )
+    return Limits(**{field.name: getattr(message, field.name) for field in _LIMIT_FIELDS})
 
 
 def collection_to_wire(info: CollectionInfo) -> pb.CollectionInfo:

@@ -7,7 +7,8 @@ with InvalidArgumentError naming the known values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import (
@@ -19,6 +20,8 @@ from simsearch.types import (
     TokenSelection,
 )
 from simsearch.v1 import simsearch_pb2 as pb
+
+_T = TypeVar("_T")
 
 __all__ = [
     "maxsim_from_wire",
@@ -56,16 +59,25 @@ def pooling_to_wire(pooling: Pooling) -> pb.Pooling.ValueType:
     return _POOLINGS[pooling]
 
 
+def _from_wire(value: int, table: Mapping[int, _T], default: _T, unknown: str) -> _T:
+    """The option an enum value names: 0 (UNSPECIFIED) is ``default``; a value not in
+    ``table`` is INVALID_ARGUMENT, ``unknown`` naming the choices."""
+    if value == 0:
+        return default
+    try:
+        return table[value]
+    except KeyError:
+        raise InvalidArgumentError(unknown) from None
+
+
 def pooling_from_wire(value: int) -> Pooling:
     """The pooling a wire value names; UNSPECIFIED is the default, POOLER."""
-    if value == pb.POOLING_UNSPECIFIED:
-        return Pooling.POOLER
-    try:
-        return _FROM_POOLING[value]
-    except KeyError:
-        raise InvalidArgumentError(
-            f"unknown pooling {value}: use POOLING_POOLER, POOLING_CLS or POOLING_MEAN"
-        ) from None
+    return _from_wire(
+        value,
+        _FROM_POOLING,
+        Pooling.POOLER,
+        f"unknown pooling {value}: use POOLING_POOLER, POOLING_CLS or POOLING_MEAN",
+    )
 
 
 def poolings_from_wire(values: Iterable[int]) -> tuple[Pooling, ...]:
@@ -83,23 +95,19 @@ def maxsim_to_wire(options: MaxSimOptions) -> pb.MaxSim:
 
 
 def maxsim_from_wire(message: pb.MaxSim) -> MaxSimOptions:
-    direction = MaxSimDirection.SYMMETRIC
-    if message.direction != pb.MAXSIM_DIRECTION_UNSPECIFIED:
-        try:
-            direction = _FROM_DIRECTION[message.direction]
-        except KeyError:
-            raise InvalidArgumentError(
-                f"unknown MaxSim direction {message.direction}: use SYMMETRIC, "
-                "QUERY_TO_DOCUMENT or DOCUMENT_TO_QUERY"
-            ) from None
-    tokens = TokenSelection.ALL
-    if message.tokens != pb.TOKEN_SELECTION_UNSPECIFIED:
-        try:
-            tokens = _FROM_TOKENS[message.tokens]
-        except KeyError:
-            raise InvalidArgumentError(
-                f"unknown token selection {message.tokens}: use ALL, NO_SPECIAL or WORDS"
-            ) from None
+    direction = _from_wire(
+        message.direction,
+        _FROM_DIRECTION,
+        MaxSimDirection.SYMMETRIC,
+        f"unknown MaxSim direction {message.direction}: use SYMMETRIC, QUERY_TO_DOCUMENT or "
+        "DOCUMENT_TO_QUERY",
+    )
+    tokens = _from_wire(
+        message.tokens,
+        _FROM_TOKENS,
+        TokenSelection.ALL,
+        f"unknown token selection {message.tokens}: use ALL, NO_SPECIAL or WORDS",
+    )
     alpha = message.alpha if message.HasField("alpha") else None
     return MaxSimOptions(direction=direction, tokens=tokens, alpha=alpha)
 
