@@ -19,6 +19,11 @@ __all__ = [
     "AlignedTokens",
     "Alignment",
     "BoolArray",
+    "Calibration",
+    "CalibrationKind",
+    "CalibrationState",
+    "Classifications",
+    "ClassifierHead",
     "CollectionInfo",
     "CollectionSpec",
     "Document",
@@ -32,6 +37,7 @@ __all__ = [
     "ModelInfo",
     "Pooling",
     "RerankOptions",
+    "ScoredPair",
     "SearchParams",
     "SentenceEmbeddings",
     "TextInput",
@@ -82,6 +88,18 @@ class TokenSelection(str, enum.Enum):
     WORDS = "words"  # no special tokens, no tokens made only of punctuation
 
 
+class CalibrationKind(str, enum.Enum):
+    """A per-collection transform of sentence vectors, fitted on the collection's documents.
+
+    NONE: vectors as the model makes them. CENTER: the mean removed. WHITEN: the mean removed
+    and the covariance made the identity (U diag(1/sqrt(s)) from its SVD; Su et al. 2021).
+    """
+
+    NONE = "none"
+    CENTER = "center"
+    WHITEN = "whiten"
+
+
 class TokenKind(enum.IntEnum):
     """What a token is, stored per token so a selection can be applied later."""
 
@@ -106,6 +124,9 @@ class RerankOptions:
 
     depth: int = 0
     maxsim: MaxSimOptions = field(default_factory=MaxSimOptions)
+    # Rerank with the model's classification head over (query, document) pairs encoded
+    # jointly instead of MaxSim (``ClassifierHead.relevance_label``); maxsim is then ignored.
+    cross_encoder: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,8 @@ class Hit:
         rerank the MaxSim score (the hybrid score when alpha was given).
     sentence_score: the cosine of the sentence embeddings (None means equal to ``score``).
     maxsim_score: the MaxSim score, set after a rerank.
+    relevance_score: the classification head's relevance probability, set after a
+        cross-encoder rerank (then also ``score``).
     """
 
     id: str
@@ -141,6 +164,7 @@ class Hit:
     metadata: Metadata = field(default_factory=dict)
     sentence_score: float | None = None
     maxsim_score: float | None = None
+    relevance_score: float | None = None
 
     @property
     def cosine(self) -> float:
@@ -229,6 +253,51 @@ class Alignment:
 
 
 @dataclass(frozen=True)
+class ScoredPair:
+    """One mined pair: ``b`` is among the best matches of ``a`` (never ``a`` itself).
+
+    score: what ``min_score`` applies to: sentence_score, or the MaxSim (hybrid) score when
+        MaxSim rescored the pair. maxsim_score: set when it did.
+    """
+
+    a: str
+    b: str
+    score: float
+    sentence_score: float
+    maxsim_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Classifications:
+    """The classification head's answer for a batch, row i for input i.
+
+    logits, probabilities: ``(n, labels) float32``. label_ids: ``(n,) int64``, the most
+    probable label of each input; labels: their names. truncated: as in SentenceEmbeddings.
+    """
+
+    logits: FloatArray
+    probabilities: FloatArray
+    label_ids: IntArray
+    labels: tuple[str, ...]
+    truncated: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassifierHead:
+    """A checkpoint's sequence-classification head: logits = W · pooler_output + b.
+
+    labels: id2label in id order. problem_type: "single_label_classification" (softmax),
+    "multi_label_classification" (sigmoid per label) or "regression" (one label, sigmoid).
+    relevance_label: the label whose probability a cross-encoder rerank ranks by; "" when the
+    labels allow no relevance reading.
+    """
+
+    labels: tuple[str, ...]
+    problem_type: str
+    relevance_label: str = ""
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """The loaded model. ``fingerprint`` is a hash of its weights and tokenizer vocabulary."""
 
@@ -245,6 +314,7 @@ class ModelInfo:
     replicas: int = 1  # model replicas behind this front-end
     # Poolings this model supports: POOLER needs a pooler layer in the checkpoint.
     poolings: tuple[Pooling, ...] = (Pooling.POOLER, Pooling.CLS, Pooling.MEAN)
+    head: ClassifierHead | None = None  # the sequence-classification head, when it has one
 
 
 # The one rule for collection names: the engine refuses others, the catalog's folders and
@@ -256,6 +326,30 @@ _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def is_collection_name(name: object) -> bool:
     """Whether ``name`` follows ``COLLECTION_NAME_RULE`` (so it is also a plain folder name)."""
     return isinstance(name, str) and _COLLECTION_NAME.fullmatch(name) is not None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A collection's vector calibration. dimensions: WHITEN only, the leading dimensions
+    kept (0: all); the index then holds vectors of that dimension."""
+
+    kind: CalibrationKind = CalibrationKind.NONE
+    dimensions: int = 0
+
+
+@dataclass(frozen=True)
+class CalibrationState:
+    """A collection's calibration and its fit: until ``fitted``, vectors are used raw.
+
+    fit_threshold: the write that brings the collection to this many documents fits it (when
+    it has no fit yet). fitted_at: seconds since the Unix epoch; fitted_on: documents used.
+    """
+
+    calibration: Calibration = field(default_factory=Calibration)
+    fit_threshold: int = 0
+    fitted: bool = False
+    fitted_at: float = 0.0
+    fitted_on: int = 0
 
 
 @dataclass(frozen=True)
@@ -273,6 +367,7 @@ class CollectionSpec:
     model_name: str
     model_fingerprint: str
     store_tokens: bool = False  # keep documents' token embeddings (float16) for reranking
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 @dataclass(frozen=True)
@@ -290,6 +385,7 @@ class CollectionInfo:
     # Empty when the collection is open and usable; else why it could not be opened (it can
     # then only be listed, described and dropped; spec fields other than name may be unknown).
     unavailable: str = ""
+    calibration: CalibrationState = field(default_factory=CalibrationState)
 
 
 @dataclass(frozen=True)

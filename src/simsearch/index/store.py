@@ -60,7 +60,14 @@ from simsearch.index.checksums import (
     vector_crc,
 )
 from simsearch.index.permissions import create_private_file
-from simsearch.types import CollectionSpec, FloatArray, IntArray, Pooling
+from simsearch.types import (
+    Calibration,
+    CalibrationKind,
+    CollectionSpec,
+    FloatArray,
+    IntArray,
+    Pooling,
+)
 
 __all__ = ["TOKEN_KIND", "TOKEN_VECTOR", "Change", "DocumentRow", "Meta", "Store", "TokenBlobs"]
 
@@ -445,6 +452,11 @@ def _parse_meta(rows: dict[str, str], name: str) -> Meta:
     spec.setdefault("store_tokens", False)  # written before collections could store tokens
     if not isinstance(spec["store_tokens"], bool):
         raise TypeError(f"store_tokens is {spec['store_tokens']!r}")
+    # Written before collections had a calibration: none.
+    calibration = spec.pop("calibration", {})
+    spec["calibration"] = Calibration(
+        CalibrationKind(calibration.get("kind", "none")), int(calibration.get("dimensions", 0))
+    )
     spec["name"] = name  # the directory's name wins if it was renamed
     return Meta(CollectionSpec(**spec), float(rows["created_at"]), str(json.loads(rows["uid"])))
 

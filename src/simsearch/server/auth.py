@@ -11,9 +11,9 @@ status message.
 
 Clients send ``authorization: Bearer <key>`` metadata. Roles, each including the one before:
 
-- ``read``: Info, Encode, EncodeTokens, Compare, DescribeCollection, ListCollections, Get,
-  Search, Rerank;
-- ``write``: also CreateCollection, DropCollection, Upsert, UpsertStream, Delete.
+- ``read``: Info, Encode, EncodeTokens, Compare, Classify, DescribeCollection,
+  ListCollections, Get, Export, Search, Rerank, MinePairs;
+- ``write``: also CreateCollection, DropCollection, Upsert, UpsertStream, Delete, Calibrate.
 
 Health checking is always open. Reflection needs a read key (``--reflection on``), none
 (``public``), or is not served (``off``). A SimSearch RPC missing from the table needs a write
@@ -63,14 +63,23 @@ _READ_RPCS = (
     "Encode",
     "EncodeTokens",
     "Compare",
+    "Classify",
     "DescribeCollection",
     "ListCollections",
     "Get",
     "Export",
     "Search",
     "Rerank",
+    "MinePairs",
 )
-_WRITE_RPCS = ("CreateCollection", "DropCollection", "Upsert", "UpsertStream", "Delete")
+_WRITE_RPCS = (
+    "CreateCollection",
+    "DropCollection",
+    "Upsert",
+    "UpsertStream",
+    "Delete",
+    "Calibrate",
+)
 RPC_ROLES: dict[str, Role] = {
     **{name: Role.READ for name in _READ_RPCS},
     **{name: Role.WRITE for name in _WRITE_RPCS},

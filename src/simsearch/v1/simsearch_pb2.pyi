@@ -105,6 +105,40 @@ TOKEN_SELECTION_WORDS: TokenSelection.ValueType  # 3
 """without special tokens and tokens made only of punctuation"""
 Global___TokenSelection: _TypeAlias = TokenSelection  # noqa: Y015
 
+class _CalibrationKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CalibrationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CalibrationKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALIBRATION_KIND_UNSPECIFIED: _CalibrationKind.ValueType  # 0
+    """NONE"""
+    CALIBRATION_KIND_NONE: _CalibrationKind.ValueType  # 1
+    CALIBRATION_KIND_CENTER: _CalibrationKind.ValueType  # 2
+    """subtract the mean"""
+    CALIBRATION_KIND_WHITEN: _CalibrationKind.ValueType  # 3
+    """subtract the mean, multiply by U diag(1/sqrt(s))"""
+
+class CalibrationKind(_CalibrationKind, metaclass=_CalibrationKindEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------
+    Collections
+
+    A per-collection transform of sentence vectors, fitted on the collection's own documents
+    and applied to documents and queries alike (the store keeps the raw vectors). Raw pooler
+    and CLS vectors crowd into a narrow cone; removing their mean (center) or also
+    decorrelating them (whiten) spreads them out. Helps in the domain it was fitted on, can
+    hurt out of it (README, "Calibration").
+    """
+
+CALIBRATION_KIND_UNSPECIFIED: CalibrationKind.ValueType  # 0
+"""NONE"""
+CALIBRATION_KIND_NONE: CalibrationKind.ValueType  # 1
+CALIBRATION_KIND_CENTER: CalibrationKind.ValueType  # 2
+"""subtract the mean"""
+CALIBRATION_KIND_WHITEN: CalibrationKind.ValueType  # 3
+"""subtract the mean, multiply by U diag(1/sqrt(s))"""
+Global___CalibrationKind: _TypeAlias = CalibrationKind  # noqa: Y015
+
 @_typing.final
 class TextPair(_message.Message):
     """Two texts encoded jointly: [CLS] a [SEP] b [SEP], token_type_ids 0 for a, 1 for b."""
@@ -195,6 +229,7 @@ class ModelInfo(_message.Message):
     ENGINE_FIELD_NUMBER: _builtins.int
     ENCODER_FIELD_NUMBER: _builtins.int
     REPLICAS_FIELD_NUMBER: _builtins.int
+    HEAD_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """e.g. "all-MiniLM-L6-v2", or the path / hub id given at start"""
     fingerprint: _builtins.str
@@ -216,6 +251,12 @@ class ModelInfo(_message.Message):
     """where the model runs: "local" (in the server) or "ray" (Ray Serve)"""
     replicas: _builtins.int
     """model replicas serving this front-end (1 when local)"""
+    @_builtins.property
+    def head(self) -> Global___ClassifierHead:
+        """The checkpoint's sequence-classification head; unset when it has none (Classify is then
+        FAILED_PRECONDITION).
+        """
+
     def __init__(
         self,
         *,
@@ -230,14 +271,53 @@ class ModelInfo(_message.Message):
         engine: _builtins.str = ...,
         encoder: _builtins.str = ...,
         replicas: _builtins.int = ...,
+        head: Global___ClassifierHead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "encoder", b"encoder", "engine", b"engine", "fingerprint", b"fingerprint", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "replicas", b"replicas", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "encoder", b"encoder", "engine", b"engine", "fingerprint", b"fingerprint", "head", b"head", "hidden_size", b"hidden_size", "max_length", b"max_length", "name", b"name", "precision", b"precision", "replicas", b"replicas", "threads", b"threads", "vocab_size", b"vocab_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelInfo: _TypeAlias = ModelInfo  # noqa: Y015
+
+@_typing.final
+class ClassifierHead(_message.Message):
+    """A sequence-classification head (BertForSequenceClassification): logits = W * pooler + b."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABELS_FIELD_NUMBER: _builtins.int
+    PROBLEM_TYPE_FIELD_NUMBER: _builtins.int
+    RELEVANCE_LABEL_FIELD_NUMBER: _builtins.int
+    problem_type: _builtins.str
+    """How logits become probabilities: "single_label_classification" (softmax),
+    "multi_label_classification" (sigmoid per label) or "regression" (one label; the
+    probability is the sigmoid of the logit).
+    """
+    relevance_label: _builtins.str
+    """The label whose probability a cross-encoder rerank ranks by ("entailment" for NLI, the
+    positive label of a binary head, the only label of a regression head); empty when the
+    labels allow no relevance reading, and such a rerank is FAILED_PRECONDITION.
+    """
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """id2label, in label id order"""
+
+    def __init__(
+        self,
+        *,
+        labels: _abc.Iterable[_builtins.str] | None = ...,
+        problem_type: _builtins.str = ...,
+        relevance_label: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "problem_type", b"problem_type", "relevance_label", b"relevance_label"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifierHead: _TypeAlias = ClassifierHead  # noqa: Y015
 
 @_typing.final
 class Limits(_message.Message):
@@ -344,6 +424,7 @@ class EncodeRequest(_message.Message):
     POOLING_FIELD_NUMBER: _builtins.int
     NORMALIZE_FIELD_NUMBER: _builtins.int
     TRUNCATE_FIELD_NUMBER: _builtins.int
+    COLLECTION_FIELD_NUMBER: _builtins.int
     pooling: Global___Pooling.ValueType
     """UNSPECIFIED means POOLER"""
     normalize: _builtins.bool
@@ -351,6 +432,10 @@ class EncodeRequest(_message.Message):
     truncate: _builtins.bool
     """An input longer than the model's max_length is rejected (INVALID_ARGUMENT) unless this
     is set; then it is truncated and listed in EncodeResponse.truncated.
+    """
+    collection: _builtins.str
+    """Set: embed as this collection does (its pooling when pooling is unspecified; another
+    pooling is INVALID_ARGUMENT) and apply its calibration when fitted.
     """
     @_builtins.property
     def texts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -366,10 +451,11 @@ class EncodeRequest(_message.Message):
         pooling: Global___Pooling.ValueType = ...,
         normalize: _builtins.bool = ...,
         truncate: _builtins.bool = ...,
+        collection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["normalize", b"normalize", "pairs", b"pairs", "pooling", b"pooling", "texts", b"texts", "truncate", b"truncate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "normalize", b"normalize", "pairs", b"pairs", "pooling", b"pooling", "texts", b"texts", "truncate", b"truncate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -531,6 +617,7 @@ class CompareRequest(_message.Message):
     MAXSIM_FIELD_NUMBER: _builtins.int
     ALIGNMENTS_FIELD_NUMBER: _builtins.int
     SIMILARITY_MATRIX_FIELD_NUMBER: _builtins.int
+    COLLECTION_FIELD_NUMBER: _builtins.int
     pooling: Global___Pooling.ValueType
     """UNSPECIFIED means POOLER"""
     truncate: _builtins.bool
@@ -539,6 +626,10 @@ class CompareRequest(_message.Message):
     similarity_matrix: _builtins.bool
     """Include the full token-by-token cosine matrix in each alignment, e.g. for a heatmap
     (implies alignments).
+    """
+    collection: _builtins.str
+    """Set: the cosine is of vectors made as this collection makes them (its pooling, its
+    calibration when fitted), as in EncodeRequest.collection.
     """
     @_builtins.property
     def pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextPair]: ...
@@ -555,10 +646,11 @@ class CompareRequest(_message.Message):
         maxsim: Global___MaxSim | None = ...,
         alignments: _builtins.bool = ...,
         similarity_matrix: _builtins.bool = ...,
+        collection: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["maxsim", b"maxsim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alignments", b"alignments", "maxsim", b"maxsim", "pairs", b"pairs", "pooling", b"pooling", "similarity_matrix", b"similarity_matrix", "truncate", b"truncate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alignments", b"alignments", "collection", b"collection", "maxsim", b"maxsim", "pairs", b"pairs", "pooling", b"pooling", "similarity_matrix", b"similarity_matrix", "truncate", b"truncate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -703,11 +795,72 @@ class Alignment(_message.Message):
 Global___Alignment: _TypeAlias = Alignment  # noqa: Y015
 
 @_typing.final
-class CollectionInfo(_message.Message):
-    """---------------------------------------------------------------------------------------
-    Collections
-    """
+class Calibration(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
 
+    KIND_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    kind: Global___CalibrationKind.ValueType
+    dimensions: _builtins.int
+    """WHITEN only: keep this many dimensions (the leading ones); 0 keeps all. The collection's
+    index then holds vectors of this dimension.
+    """
+    def __init__(
+        self,
+        *,
+        kind: Global___CalibrationKind.ValueType = ...,
+        dimensions: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Calibration: _TypeAlias = Calibration  # noqa: Y015
+
+@_typing.final
+class CalibrationState(_message.Message):
+    """A collection's calibration and its fit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALIBRATION_FIELD_NUMBER: _builtins.int
+    FIT_THRESHOLD_FIELD_NUMBER: _builtins.int
+    FITTED_FIELD_NUMBER: _builtins.int
+    FITTED_AT_FIELD_NUMBER: _builtins.int
+    FITTED_ON_FIELD_NUMBER: _builtins.int
+    fit_threshold: _builtins.int
+    """Fitted automatically by the write that brings the collection to this many documents
+    (when it has no fit yet); Calibrate refits at any count of at least 2.
+    """
+    fitted: _builtins.bool
+    """false: vectors are used raw until the fit"""
+    fitted_at: _builtins.float
+    """seconds since the Unix epoch"""
+    fitted_on: _builtins.int
+    """documents the fit was made on"""
+    @_builtins.property
+    def calibration(self) -> Global___Calibration: ...
+    def __init__(
+        self,
+        *,
+        calibration: Global___Calibration | None = ...,
+        fit_threshold: _builtins.int = ...,
+        fitted: _builtins.bool = ...,
+        fitted_at: _builtins.float = ...,
+        fitted_on: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "fit_threshold", b"fit_threshold", "fitted", b"fitted", "fitted_at", b"fitted_at", "fitted_on", b"fitted_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalibrationState: _TypeAlias = CalibrationState  # noqa: Y015
+
+@_typing.final
+class CollectionInfo(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -721,6 +874,7 @@ class CollectionInfo(_message.Message):
     COMPATIBLE_FIELD_NUMBER: _builtins.int
     STORE_TOKENS_FIELD_NUMBER: _builtins.int
     UNAVAILABLE_FIELD_NUMBER: _builtins.int
+    CALIBRATION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     pooling: Global___Pooling.ValueType
     index: _builtins.str
@@ -746,6 +900,8 @@ class CollectionInfo(_message.Message):
     cause is repaired and the server restarted, and it can be dropped. Fields other than name
     may then be unknown (empty / zero).
     """
+    @_builtins.property
+    def calibration(self) -> Global___CalibrationState: ...
     def __init__(
         self,
         *,
@@ -760,10 +916,11 @@ class CollectionInfo(_message.Message):
         compatible: _builtins.bool = ...,
         store_tokens: _builtins.bool = ...,
         unavailable: _builtins.str = ...,
+        calibration: Global___CalibrationState | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["compatible", b"compatible", "count", b"count", "created_at", b"created_at", "dimension", b"dimension", "index", b"index", "model_fingerprint", b"model_fingerprint", "model_name", b"model_name", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens", "unavailable", b"unavailable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "compatible", b"compatible", "count", b"count", "created_at", b"created_at", "dimension", b"dimension", "index", b"index", "model_fingerprint", b"model_fingerprint", "model_name", b"model_name", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens", "unavailable", b"unavailable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -777,6 +934,7 @@ class CreateCollectionRequest(_message.Message):
     POOLING_FIELD_NUMBER: _builtins.int
     INDEX_FIELD_NUMBER: _builtins.int
     STORE_TOKENS_FIELD_NUMBER: _builtins.int
+    CALIBRATION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """1-64 of [A-Za-z0-9_.-], starting with a letter or digit"""
     pooling: Global___Pooling.ValueType
@@ -787,6 +945,10 @@ class CreateCollectionRequest(_message.Message):
     """Keep each document's token embeddings (float16, on disk) so MaxSim reranking needs no
     re-encoding of documents. Costs about 2 * d bytes per token.
     """
+    @_builtins.property
+    def calibration(self) -> Global___Calibration:
+        """unset: none"""
+
     def __init__(
         self,
         *,
@@ -794,10 +956,11 @@ class CreateCollectionRequest(_message.Message):
         pooling: Global___Pooling.ValueType = ...,
         index: _builtins.str = ...,
         store_tokens: _builtins.bool = ...,
+        calibration: Global___Calibration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "index", b"index", "name", b"name", "pooling", b"pooling", "store_tokens", b"store_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1185,6 +1348,7 @@ class SearchRequest(_message.Message):
     TRUNCATE_FIELD_NUMBER: _builtins.int
     RERANK_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
+    IDS_FIELD_NUMBER: _builtins.int
     collection: _builtins.str
     k: _builtins.int
     """1..max_k hits per query"""
@@ -1194,7 +1358,7 @@ class SearchRequest(_message.Message):
     """as in EncodeRequest, for query texts"""
     @_builtins.property
     def texts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Exactly one of texts (embedded with the collection's pooling) or vectors is given."""
+        """Exactly one of texts (embedded with the collection's pooling), vectors or ids is given."""
 
     @_builtins.property
     def vectors(self) -> _tensor_pb2.Tensor:
@@ -1216,6 +1380,12 @@ class SearchRequest(_message.Message):
     def params(self) -> Global___SearchParams:
         """per-request index parameters"""
 
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"More like this": each id's stored vector is one query, and no hit is any id of the
+        request. Unknown ids are NOT_FOUND. With rerank, each id's stored text is the query.
+        """
+
     def __init__(
         self,
         *,
@@ -1228,10 +1398,11 @@ class SearchRequest(_message.Message):
         truncate: _builtins.bool = ...,
         rerank: Global___Rerank | None = ...,
         params: Global___SearchParams | None = ...,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "filter", b"filter", "min_score", b"min_score", "params", b"params", "rerank", b"rerank", "vectors", b"vectors"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "collection", b"collection", "filter", b"filter", "k", b"k", "min_score", b"min_score", "params", b"params", "rerank", b"rerank", "texts", b"texts", "truncate", b"truncate", "vectors", b"vectors"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "collection", b"collection", "filter", b"filter", "ids", b"ids", "k", b"k", "min_score", b"min_score", "params", b"params", "rerank", b"rerank", "texts", b"texts", "truncate", b"truncate", "vectors", b"vectors"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__min_score: _TypeAlias = _typing.Literal["min_score"]  # noqa: Y015
     _WhichOneofArgType__min_score: _TypeAlias = _typing.Literal["_min_score", b"_min_score"]  # noqa: Y015
@@ -1245,9 +1416,15 @@ class Rerank(_message.Message):
 
     DEPTH_FIELD_NUMBER: _builtins.int
     MAXSIM_FIELD_NUMBER: _builtins.int
+    CROSS_ENCODER_FIELD_NUMBER: _builtins.int
     depth: _builtins.int
     """Candidates taken from the index, k..max_rerank_depth; 0 means max(k, 50), with 50
     lowered to max_rerank_depth when that is smaller.
+    """
+    cross_encoder: _builtins.bool
+    """Rerank with the model's classification head as a cross-encoder instead of MaxSim: each
+    (query, document text) pair is encoded jointly and scored by the probability of
+    ClassifierHead.relevance_label (Hit.relevance_score). maxsim is then ignored.
     """
     @_builtins.property
     def maxsim(self) -> Global___MaxSim: ...
@@ -1256,10 +1433,11 @@ class Rerank(_message.Message):
         *,
         depth: _builtins.int = ...,
         maxsim: Global___MaxSim | None = ...,
+        cross_encoder: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["maxsim", b"maxsim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "maxsim", b"maxsim"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cross_encoder", b"cross_encoder", "depth", b"depth", "maxsim", b"maxsim"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1310,6 +1488,7 @@ class Hit(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     SENTENCE_SCORE_FIELD_NUMBER: _builtins.int
     MAXSIM_SCORE_FIELD_NUMBER: _builtins.int
+    RELEVANCE_SCORE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     score: _builtins.float
     """The score hits are ranked by: the cosine of sentence embeddings, or after a rerank the
@@ -1320,6 +1499,8 @@ class Hit(_message.Message):
     """cosine similarity of the sentence embeddings"""
     maxsim_score: _builtins.float
     """set after a MaxSim rerank"""
+    relevance_score: _builtins.float
+    """set after a cross-encoder rerank"""
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
     def __init__(
@@ -1331,14 +1512,20 @@ class Hit(_message.Message):
         metadata: _struct_pb2.Struct | None = ...,
         sentence_score: _builtins.float = ...,
         maxsim_score: _builtins.float | None = ...,
+        relevance_score: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "maxsim_score", b"maxsim_score", "metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "_relevance_score", b"_relevance_score", "maxsim_score", b"maxsim_score", "metadata", b"metadata", "relevance_score", b"relevance_score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "id", b"id", "maxsim_score", b"maxsim_score", "metadata", b"metadata", "score", b"score", "sentence_score", b"sentence_score", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "_relevance_score", b"_relevance_score", "id", b"id", "maxsim_score", b"maxsim_score", "metadata", b"metadata", "relevance_score", b"relevance_score", "score", b"score", "sentence_score", b"sentence_score", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__maxsim_score: _TypeAlias = _typing.Literal["maxsim_score"]  # noqa: Y015
     _WhichOneofArgType__maxsim_score: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score"]  # noqa: Y015
+    _WhichOneofReturnType__relevance_score: _TypeAlias = _typing.Literal["relevance_score"]  # noqa: Y015
+    _WhichOneofArgType__relevance_score: _TypeAlias = _typing.Literal["_relevance_score", b"_relevance_score"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__maxsim_score) -> _WhichOneofReturnType__maxsim_score | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__relevance_score) -> _WhichOneofReturnType__relevance_score | None: ...
 
 Global___Hit: _TypeAlias = Hit  # noqa: Y015
 
@@ -1473,3 +1660,275 @@ class RerankResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RerankResponse: _TypeAlias = RerankResponse  # noqa: Y015
+
+@_typing.final
+class CalibrateRequest(_message.Message):
+    """---------------------------------------------------------------------------------------
+    Calibration
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalibrateRequest: _TypeAlias = CalibrateRequest  # noqa: Y015
+
+@_typing.final
+class CalibrateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def collection(self) -> Global___CollectionInfo:
+        """with the new fit"""
+
+    def __init__(
+        self,
+        *,
+        collection: Global___CollectionInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalibrateResponse: _TypeAlias = CalibrateResponse  # noqa: Y015
+
+@_typing.final
+class ClassifyRequest(_message.Message):
+    """---------------------------------------------------------------------------------------
+    Classification
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXTS_FIELD_NUMBER: _builtins.int
+    PAIRS_FIELD_NUMBER: _builtins.int
+    TRUNCATE_FIELD_NUMBER: _builtins.int
+    truncate: _builtins.bool
+    """as in EncodeRequest"""
+    @_builtins.property
+    def texts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Exactly one of texts or pairs is non-empty; a pair is encoded jointly (segments A, B)."""
+
+    @_builtins.property
+    def pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextPair]: ...
+    def __init__(
+        self,
+        *,
+        texts: _abc.Iterable[_builtins.str] | None = ...,
+        pairs: _abc.Iterable[Global___TextPair] | None = ...,
+        truncate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pairs", b"pairs", "texts", b"texts", "truncate", b"truncate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyRequest: _TypeAlias = ClassifyRequest  # noqa: Y015
+
+@_typing.final
+class Classification(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
+    PROBABILITIES_FIELD_NUMBER: _builtins.int
+    LOGITS_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    """the most probable label"""
+    label_id: _builtins.int
+    @_builtins.property
+    def probabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """one per label, in ClassifierHead.labels order"""
+
+    @_builtins.property
+    def logits(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """one per label"""
+
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        label_id: _builtins.int = ...,
+        probabilities: _abc.Iterable[_builtins.float] | None = ...,
+        logits: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "label_id", b"label_id", "logits", b"logits", "probabilities", b"probabilities"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Classification: _TypeAlias = Classification  # noqa: Y015
+
+@_typing.final
+class ClassifyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Classification]:
+        """one per input, in order"""
+
+    @_builtins.property
+    def truncated(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___Classification] | None = ...,
+        truncated: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyResponse: _TypeAlias = ClassifyResponse  # noqa: Y015
+
+@_typing.final
+class MinePairsRequest(_message.Message):
+    """---------------------------------------------------------------------------------------
+    Mining
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    TOP_M_FIELD_NUMBER: _builtins.int
+    MIN_SCORE_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    MAXSIM_FIELD_NUMBER: _builtins.int
+    CHUNK_SIZE_FIELD_NUMBER: _builtins.int
+    collection: _builtins.str
+    target: _builtins.str
+    """Empty: paraphrase mining within collection; each unordered pair once, listed under the
+    first of its two documents (in id order) that has the other among its top_m. Set:
+    pairing, each document of collection with its best matches in target (same model and
+    pooling): collection's raw stored vectors are queries into target, under target's
+    calibration.
+    """
+    top_m: _builtins.int
+    """Neighbours looked at per document, 1..max_k; 0 means 10."""
+    min_score: _builtins.float
+    """keep pairs scoring at least this, in [-1, 1]"""
+    chunk_size: _builtins.int
+    """Pairs per message at most: 0 means 256 (max_batch when lower); over max_batch is
+    RESOURCE_EXHAUSTED.
+    """
+    @_builtins.property
+    def filter(self) -> _struct_pb2.Struct:
+        """Metadata equality filter (as in SearchRequest) on every document taking part, both sides."""
+
+    @_builtins.property
+    def maxsim(self) -> Global___MaxSim:
+        """Set: rescore each pair by MaxSim (stored token vectors, else re-encoded texts); score
+        and min_score are then the MaxSim (or hybrid) score.
+        """
+
+    def __init__(
+        self,
+        *,
+        collection: _builtins.str = ...,
+        target: _builtins.str = ...,
+        top_m: _builtins.int = ...,
+        min_score: _builtins.float | None = ...,
+        filter: _struct_pb2.Struct | None = ...,
+        maxsim: Global___MaxSim | None = ...,
+        chunk_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "filter", b"filter", "maxsim", b"maxsim", "min_score", b"min_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "chunk_size", b"chunk_size", "collection", b"collection", "filter", b"filter", "maxsim", b"maxsim", "min_score", b"min_score", "target", b"target", "top_m", b"top_m"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__min_score: _TypeAlias = _typing.Literal["min_score"]  # noqa: Y015
+    _WhichOneofArgType__min_score: _TypeAlias = _typing.Literal["_min_score", b"_min_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_score) -> _WhichOneofReturnType__min_score | None: ...
+
+Global___MinePairsRequest: _TypeAlias = MinePairsRequest  # noqa: Y015
+
+@_typing.final
+class ScoredPair(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    A_FIELD_NUMBER: _builtins.int
+    B_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    SENTENCE_SCORE_FIELD_NUMBER: _builtins.int
+    MAXSIM_SCORE_FIELD_NUMBER: _builtins.int
+    a: _builtins.str
+    """the document of collection whose neighbours these are"""
+    b: _builtins.str
+    """its neighbour: in target, or in collection when mining (never a itself)"""
+    score: _builtins.float
+    """what min_score applies to"""
+    sentence_score: _builtins.float
+    """cosine of the (calibrated) sentence vectors"""
+    maxsim_score: _builtins.float
+    """when maxsim was set"""
+    def __init__(
+        self,
+        *,
+        a: _builtins.str = ...,
+        b: _builtins.str = ...,
+        score: _builtins.float = ...,
+        sentence_score: _builtins.float = ...,
+        maxsim_score: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "maxsim_score", b"maxsim_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score", "a", b"a", "b", b"b", "maxsim_score", b"maxsim_score", "score", b"score", "sentence_score", b"sentence_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__maxsim_score: _TypeAlias = _typing.Literal["maxsim_score"]  # noqa: Y015
+    _WhichOneofArgType__maxsim_score: _TypeAlias = _typing.Literal["_maxsim_score", b"_maxsim_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__maxsim_score) -> _WhichOneofReturnType__maxsim_score | None: ...
+
+Global___ScoredPair: _TypeAlias = ScoredPair  # noqa: Y015
+
+@_typing.final
+class MinePairsResponse(_message.Message):
+    """Pairs in a stable order: by a's id (code point order), then by descending score, then b's
+    id. A message may hold no pairs and only progress.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAIRS_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_DONE_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_TOTAL_FIELD_NUMBER: _builtins.int
+    documents_done: _builtins.int
+    """documents of collection finished so far"""
+    documents_total: _builtins.int
+    """documents of collection to go through (as at the start)"""
+    @_builtins.property
+    def pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoredPair]: ...
+    def __init__(
+        self,
+        *,
+        pairs: _abc.Iterable[Global___ScoredPair] | None = ...,
+        documents_done: _builtins.int = ...,
+        documents_total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["documents_done", b"documents_done", "documents_total", b"documents_total", "pairs", b"pairs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MinePairsResponse: _TypeAlias = MinePairsResponse  # noqa: Y015

@@ -37,8 +37,11 @@ class SimSearchStub:
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
     FAILED_PRECONDITION  the collection was built with another model than the one loaded
-    (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
-    its documents can still be read with Get and Export, and deleted).
+    (Search, Upsert, UpsertStream, Rerank, MinePairs, Calibrate, Get with
+    include_embeddings; its documents can still be read with Get and
+    Export, and deleted); Classify or a cross-encoder rerank on a model
+    without a sequence-classification head; a calibration the store
+    cannot keep (Milvus); Calibrate on too few documents.
     RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
     (a response estimated from token counts, before any model work, to
     exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -135,6 +138,21 @@ class SimSearchStub:
                 request_serializer=simsearch_dot_v1_dot_simsearch__pb2.RerankRequest.SerializeToString,
                 response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.RerankResponse.FromString,
                 _registered_method=True)
+        self.Calibrate = channel.unary_unary(
+                '/simsearch.v1.SimSearch/Calibrate',
+                request_serializer=simsearch_dot_v1_dot_simsearch__pb2.CalibrateRequest.SerializeToString,
+                response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.CalibrateResponse.FromString,
+                _registered_method=True)
+        self.Classify = channel.unary_unary(
+                '/simsearch.v1.SimSearch/Classify',
+                request_serializer=simsearch_dot_v1_dot_simsearch__pb2.ClassifyRequest.SerializeToString,
+                response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.ClassifyResponse.FromString,
+                _registered_method=True)
+        self.MinePairs = channel.unary_stream(
+                '/simsearch.v1.SimSearch/MinePairs',
+                request_serializer=simsearch_dot_v1_dot_simsearch__pb2.MinePairsRequest.SerializeToString,
+                response_deserializer=simsearch_dot_v1_dot_simsearch__pb2.MinePairsResponse.FromString,
+                _registered_method=True)
 
 
 class SimSearchServicer:
@@ -149,8 +167,11 @@ class SimSearchServicer:
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
     FAILED_PRECONDITION  the collection was built with another model than the one loaded
-    (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
-    its documents can still be read with Get and Export, and deleted).
+    (Search, Upsert, UpsertStream, Rerank, MinePairs, Calibrate, Get with
+    include_embeddings; its documents can still be read with Get and
+    Export, and deleted); Classify or a cross-encoder rerank on a model
+    without a sequence-classification head; a calibration the store
+    cannot keep (Milvus); Calibrate on too few documents.
     RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
     (a response estimated from token counts, before any model work, to
     exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -277,6 +298,32 @@ class SimSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Calibrate(self, request, context):
+        """Fit the collection's vector calibration now, on its current documents, and rebuild its
+        index from the stored (raw) vectors. Crash-safe: until the new fit is committed the old
+        one (or none) serves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Classify(self, request, context):
+        """Labels, probabilities and logits of the checkpoint's own sequence-classification head
+        (e.g. NLI: entailment / neutral / contradiction) for texts or jointly encoded pairs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MinePairs(self, request, context):
+        """Pairs of similar documents from the stored vectors (no re-encoding): within one
+        collection (paraphrase mining) or from one collection to another (pairing), streamed in
+        a stable order with progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SimSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -355,6 +402,21 @@ def add_SimSearchServicer_to_server(servicer, server):
                     request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.RerankRequest.FromString,
                     response_serializer=simsearch_dot_v1_dot_simsearch__pb2.RerankResponse.SerializeToString,
             ),
+            'Calibrate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Calibrate,
+                    request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.CalibrateRequest.FromString,
+                    response_serializer=simsearch_dot_v1_dot_simsearch__pb2.CalibrateResponse.SerializeToString,
+            ),
+            'Classify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Classify,
+                    request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.ClassifyRequest.FromString,
+                    response_serializer=simsearch_dot_v1_dot_simsearch__pb2.ClassifyResponse.SerializeToString,
+            ),
+            'MinePairs': grpc.unary_stream_rpc_method_handler(
+                    servicer.MinePairs,
+                    request_deserializer=simsearch_dot_v1_dot_simsearch__pb2.MinePairsRequest.FromString,
+                    response_serializer=simsearch_dot_v1_dot_simsearch__pb2.MinePairsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'simsearch.v1.SimSearch', rpc_method_handlers)
@@ -375,8 +437,11 @@ class SimSearch:
     NOT_FOUND            unknown collection, or (Get) unknown document id.
     ALREADY_EXISTS       CreateCollection with a name in use.
     FAILED_PRECONDITION  the collection was built with another model than the one loaded
-    (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
-    its documents can still be read with Get and Export, and deleted).
+    (Search, Upsert, UpsertStream, Rerank, MinePairs, Calibrate, Get with
+    include_embeddings; its documents can still be read with Get and
+    Export, and deleted); Classify or a cross-encoder rerank on a model
+    without a sequence-classification head; a calibration the store
+    cannot keep (Milvus); Calibrate on too few documents.
     RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
     (a response estimated from token counts, before any model work, to
     exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -787,6 +852,87 @@ class SimSearch:
             '/simsearch.v1.SimSearch/Rerank',
             simsearch_dot_v1_dot_simsearch__pb2.RerankRequest.SerializeToString,
             simsearch_dot_v1_dot_simsearch__pb2.RerankResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Calibrate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/simsearch.v1.SimSearch/Calibrate',
+            simsearch_dot_v1_dot_simsearch__pb2.CalibrateRequest.SerializeToString,
+            simsearch_dot_v1_dot_simsearch__pb2.CalibrateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Classify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/simsearch.v1.SimSearch/Classify',
+            simsearch_dot_v1_dot_simsearch__pb2.ClassifyRequest.SerializeToString,
+            simsearch_dot_v1_dot_simsearch__pb2.ClassifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MinePairs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/simsearch.v1.SimSearch/MinePairs',
+            simsearch_dot_v1_dot_simsearch__pb2.MinePairsRequest.SerializeToString,
+            simsearch_dot_v1_dot_simsearch__pb2.MinePairsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,8 +38,11 @@ class SimSearchStub:
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
       FAILED_PRECONDITION  the collection was built with another model than the one loaded
-                           (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
-                           its documents can still be read with Get and Export, and deleted).
+                           (Search, Upsert, UpsertStream, Rerank, MinePairs, Calibrate, Get with
+                           include_embeddings; its documents can still be read with Get and
+                           Export, and deleted); Classify or a cross-encoder rerank on a model
+                           without a sequence-classification head; a calibration the store
+                           cannot keep (Milvus); Calibrate on too few documents.
       RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
                            (a response estimated from token counts, before any model work, to
                            exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -99,6 +102,20 @@ class SimSearchStub:
     """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
     Rerank: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.RerankRequest, _simsearch_pb2.RerankResponse]
     """Order stored documents, given by id, by MaxSim against a query text."""
+    Calibrate: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.CalibrateRequest, _simsearch_pb2.CalibrateResponse]
+    """Fit the collection's vector calibration now, on its current documents, and rebuild its
+    index from the stored (raw) vectors. Crash-safe: until the new fit is committed the old
+    one (or none) serves.
+    """
+    Classify: _grpc.UnaryUnaryMultiCallable[_simsearch_pb2.ClassifyRequest, _simsearch_pb2.ClassifyResponse]
+    """Labels, probabilities and logits of the checkpoint's own sequence-classification head
+    (e.g. NLI: entailment / neutral / contradiction) for texts or jointly encoded pairs.
+    """
+    MinePairs: _grpc.UnaryStreamMultiCallable[_simsearch_pb2.MinePairsRequest, _simsearch_pb2.MinePairsResponse]
+    """Pairs of similar documents from the stored vectors (no re-encoding): within one
+    collection (paraphrase mining) or from one collection to another (pairing), streamed in
+    a stable order with progress.
+    """
 
 @_typing.type_check_only
 class SimSearchAsyncStub(SimSearchStub):
@@ -113,8 +130,11 @@ class SimSearchAsyncStub(SimSearchStub):
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
       FAILED_PRECONDITION  the collection was built with another model than the one loaded
-                           (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
-                           its documents can still be read with Get and Export, and deleted).
+                           (Search, Upsert, UpsertStream, Rerank, MinePairs, Calibrate, Get with
+                           include_embeddings; its documents can still be read with Get and
+                           Export, and deleted); Classify or a cross-encoder rerank on a model
+                           without a sequence-classification head; a calibration the store
+                           cannot keep (Milvus); Calibrate on too few documents.
       RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
                            (a response estimated from token counts, before any model work, to
                            exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -171,6 +191,20 @@ class SimSearchAsyncStub(SimSearchStub):
     """Nearest neighbours of a batch of query texts or query vectors, optionally reranked by MaxSim."""
     Rerank: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.RerankRequest, _simsearch_pb2.RerankResponse]  # type: ignore[assignment]
     """Order stored documents, given by id, by MaxSim against a query text."""
+    Calibrate: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.CalibrateRequest, _simsearch_pb2.CalibrateResponse]  # type: ignore[assignment]
+    """Fit the collection's vector calibration now, on its current documents, and rebuild its
+    index from the stored (raw) vectors. Crash-safe: until the new fit is committed the old
+    one (or none) serves.
+    """
+    Classify: _aio.UnaryUnaryMultiCallable[_simsearch_pb2.ClassifyRequest, _simsearch_pb2.ClassifyResponse]  # type: ignore[assignment]
+    """Labels, probabilities and logits of the checkpoint's own sequence-classification head
+    (e.g. NLI: entailment / neutral / contradiction) for texts or jointly encoded pairs.
+    """
+    MinePairs: _aio.UnaryStreamMultiCallable[_simsearch_pb2.MinePairsRequest, _simsearch_pb2.MinePairsResponse]  # type: ignore[assignment]
+    """Pairs of similar documents from the stored vectors (no re-encoding): within one
+    collection (paraphrase mining) or from one collection to another (pairing), streamed in
+    a stable order with progress.
+    """
 
 class SimSearchServicer(metaclass=_abc_1.ABCMeta):
     """Semantic similarity search: BERT sentence and token embeddings, FAISS collections.
@@ -184,8 +218,11 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
       NOT_FOUND            unknown collection, or (Get) unknown document id.
       ALREADY_EXISTS       CreateCollection with a name in use.
       FAILED_PRECONDITION  the collection was built with another model than the one loaded
-                           (Search, Upsert, UpsertStream, Rerank, Get with include_embeddings;
-                           its documents can still be read with Get and Export, and deleted).
+                           (Search, Upsert, UpsertStream, Rerank, MinePairs, Calibrate, Get with
+                           include_embeddings; its documents can still be read with Get and
+                           Export, and deleted); Classify or a cross-encoder rerank on a model
+                           without a sequence-classification head; a calibration the store
+                           cannot keep (Milvus); Calibrate on too few documents.
       RESOURCE_EXHAUSTED   over a server limit: batch size, k, characters per text, message size
                            (a response estimated from token counts, before any model work, to
                            exceed max_message_bytes), ids to rerank, filter keys, concurrent RPCs,
@@ -330,5 +367,37 @@ class SimSearchServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_simsearch_pb2.RerankResponse, _abc.Awaitable[_simsearch_pb2.RerankResponse]]:
         """Order stored documents, given by id, by MaxSim against a query text."""
+
+    @_abc_1.abstractmethod
+    def Calibrate(
+        self,
+        request: _simsearch_pb2.CalibrateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_simsearch_pb2.CalibrateResponse, _abc.Awaitable[_simsearch_pb2.CalibrateResponse]]:
+        """Fit the collection's vector calibration now, on its current documents, and rebuild its
+        index from the stored (raw) vectors. Crash-safe: until the new fit is committed the old
+        one (or none) serves.
+        """
+
+    @_abc_1.abstractmethod
+    def Classify(
+        self,
+        request: _simsearch_pb2.ClassifyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_simsearch_pb2.ClassifyResponse, _abc.Awaitable[_simsearch_pb2.ClassifyResponse]]:
+        """Labels, probabilities and logits of the checkpoint's own sequence-classification head
+        (e.g. NLI: entailment / neutral / contradiction) for texts or jointly encoded pairs.
+        """
+
+    @_abc_1.abstractmethod
+    def MinePairs(
+        self,
+        request: _simsearch_pb2.MinePairsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_simsearch_pb2.MinePairsResponse], _abc.AsyncIterator[_simsearch_pb2.MinePairsResponse]]:
+        """Pairs of similar documents from the stored vectors (no re-encoding): within one
+        collection (paraphrase mining) or from one collection to another (pairing), streamed in
+        a stable order with progress.
+        """
 
 def add_SimSearchServicer_to_server(servicer: SimSearchServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
