@@ -82,6 +82,8 @@ class Setting:
     """One setting: its flag, its environment twin, its type and what it means.
 
     type: str, int, float, Path or bool (a bool is a bare flag with a ``--no-`` twin).
+    choices: the values a str setting may take (any case; ``choose`` gives the listed one);
+    ``simsearch serve --help`` lists them and the flag refuses others.
     """
 
     name: str
@@ -89,6 +91,7 @@ class Setting:
     help: str
     on_limits: bool = False
     secret: bool = False  # environment only: a flag would show the value in ps and history
+    choices: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -97,6 +100,14 @@ class Setting:
     @property
     def env(self) -> str:
         return "SIMSEARCH_" + self.name.upper()
+
+    def choose(self, value: str) -> str:
+        """The choice ``value`` names, in any case; ValueError naming the choices if none."""
+        for choice in self.choices:
+            if choice.lower() == value.lower():
+                return choice
+        *first, last = self.choices
+        raise ValueError(f"{self.name} must be {', '.join(first)} or {last}, got {value!r}")
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -107,9 +118,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("device", str, "torch device for the model: cpu, cuda, cuda:1 ..."),
     Setting("max_length", int, "maximum tokens per input; 0 uses the model's limit"),
     Setting("batch_size", int, "most texts per forward pass"),
-    Setting("dtype", str, "model precision: float32, bfloat16, or auto (bfloat16 if native)"),
+    Setting(
+        "dtype",
+        str,
+        "model precision; auto: bfloat16 where the CPU runs it natively",
+        choices=("auto", "float32", "bfloat16"),
+    ),
     Setting("int8", bool, "dynamic int8 quantization of the model's linear layers (torch)"),
-    Setting("engine", str, "inference engine: torch, openvino, or auto (openvino on a CPU)"),
+    Setting(
+        "engine",
+        str,
+        "inference engine; auto: openvino on a CPU where it is installed",
+        choices=("auto", "torch", "openvino"),
+    ),
     Setting(
         "int8_calibration",
         Path,
@@ -127,7 +148,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("checkpoint_every", int, "changes between FAISS index checkpoints"),
     Setting("allow_download", bool, "let transformers download a model from the hub"),
     Setting("workers", int, "RPC threads beyond max_concurrent_rpcs, for health and rejections"),
-    Setting("log_level", str, "DEBUG, INFO, WARNING or ERROR"),
+    Setting("log_level", str, "server log level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("max_batch", int, "most texts, pairs, documents or ids in one request", True),
     Setting("max_k", int, "largest k a search may ask for", True),
     Setting("max_text_chars", int, "most characters in one text", True),
@@ -149,13 +170,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tls_cert", Path, "PEM certificate (chain) of the server; turns TLS on"),
     Setting("tls_key", Path, "PEM private key of --tls-cert"),
     Setting("tls_client_ca", Path, "PEM CA bundle; given, clients must present a certificate"),
-    Setting("reflection", str, "server reflection: on (a read key if keys are set), public, off"),
+    Setting(
+        "reflection",
+        str,
+        "server reflection: on (a read key if keys are set), public (no key), off",
+        choices=("on", "public", "off"),
+    ),
     Setting("metrics_port", int, "port of the Prometheus /metrics endpoint; 0 turns it off"),
     Setting("shutdown_grace", float, "seconds in-flight calls may run on after SIGTERM"),
-    Setting("encoder", str, "where the model runs: local, or ray (Ray Serve replicas)"),
+    Setting(
+        "encoder",
+        str,
+        "where the model runs: local (this process) or ray (Ray Serve replicas)",
+        choices=("local", "ray"),
+    ),
     Setting("ray_address", str, "Ray cluster to join (encoder=ray); empty starts a local one"),
     Setting("replicas", int, "model replicas on Ray Serve (encoder=ray)"),
-    Setting("store", str, "where collections live: faiss (data dir) or milvus"),
+    Setting(
+        "store",
+        str,
+        "where collections live: faiss (files in the data dir) or milvus",
+        choices=("faiss", "milvus"),
+    ),
     Setting("milvus_uri", str, "milvus-lite file path or http://host:19530 (store=milvus)"),
     Setting("milvus_token", str, "Milvus credentials, 'user:password' or an API key", secret=True),
 )
@@ -175,6 +211,9 @@ def config_from_values(
     unknown = sorted(set(given) - {setting.name for setting in SETTINGS})
     if unknown:
         raise ValueError(f"unknown settings {unknown}")
+    for setting in SETTINGS:
+        if setting.choices and setting.name in given:
+            given[setting.name] = setting.choose(given[setting.name])
     limit_names = {s.name for s in SETTINGS if s.on_limits}
     limits = Limits(**{k: v for k, v in given.items() if k in limit_names})
     rest = {k: v for k, v in given.items() if k not in limit_names}
@@ -211,10 +250,6 @@ def _validate(config: ServerConfig) -> None:
             raise ValueError(f"{name} must be positive, got {value}")
     if not 0 <= config.port <= 65535:
         raise ValueError(f"port must be in 0..65535, got {config.port}")
-    if config.dtype not in {"auto", "float32", "bfloat16"}:
-        raise ValueError(f"dtype must be auto, float32 or bfloat16, got {config.dtype!r}")
-    if config.engine not in {"auto", "torch", "openvino"}:
-        raise ValueError(f"engine must be auto, torch or openvino, got {config.engine!r}")
     if config.threads < 0:
         raise ValueError(f"threads must be >= 0, got {config.threads}")
     if not config.limits.stream_idle_timeout_s > 0:
@@ -230,13 +265,11 @@ def _validate(config: ServerConfig) -> None:
 
 
 def _validate_serving(config: ServerConfig) -> None:
-    """TLS files come as a pair; reflection, metrics port and grace in range."""
+    """TLS files come as a pair; metrics port and grace in range."""
     if (config.tls_cert is None) != (config.tls_key is None):
         raise ValueError("tls_cert and tls_key go together: give both or neither")
     if config.tls_client_ca is not None and config.tls_cert is None:
         raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
-    if config.reflection not in {"on", "public", "off"}:
-        raise ValueError(f"reflection must be on, public or off, got {config.reflection!r}")
     if not 0 <= config.metrics_port <= 65535:
         raise ValueError(f"metrics_port must be in 0..65535, got {config.metrics_port}")
     if config.metrics_port and config.metrics_port == config.port:
@@ -246,15 +279,11 @@ def _validate_serving(config: ServerConfig) -> None:
 
 
 def _validate_scale_out(config: ServerConfig) -> None:
-    """Encoder and store kinds, and the settings that only make sense with one of them."""
-    if config.encoder not in {"local", "ray"}:
-        raise ValueError(f"encoder must be local or ray, got {config.encoder!r}")
+    """Replicas in range, and the settings that only make sense with one encoder or store."""
     if config.replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {config.replicas}")
     if config.encoder == "local" and (config.replicas != 1 or config.ray_address):
         raise ValueError("replicas and ray_address need encoder=ray (--encoder ray)")
-    if config.store not in {"faiss", "milvus"}:
-        raise ValueError(f"store must be faiss or milvus, got {config.store!r}")
     if config.store == "milvus" and not config.milvus_uri:
         raise ValueError("store=milvus needs milvus_uri (a milvus-lite file or http://host:19530)")
     if config.store == "faiss" and (config.milvus_uri or config.milvus_token):

@@ -1,10 +1,10 @@
 """Fixtures of the reliability tests: the zygote, server factories, a seed and the figures.
 
-Figures (kills survived, ids checked, inputs tried per RPC ...) are recorded with ``figures`` and
-printed at the end of the run under "simsearch reliability figures"; set
-``SIMSEARCH_RELIABILITY_FIGURES=path.json`` to also write them as JSON. The seed of the random
-tests is ``SIMSEARCH_RELIABILITY_SEED`` when set, else drawn and printed, so a failure can be
-replayed.
+Figures (kills survived, ids checked, inputs tried per RPC ...) are recorded with ``figures`` (in
+``support.figures.FIGURES``) and printed at the end of the run under "simsearch reliability
+figures"; set ``SIMSEARCH_RELIABILITY_FIGURES=path.json`` to also write them as JSON. The seed of
+the random tests is ``SIMSEARCH_RELIABILITY_SEED`` when set, else drawn and printed, so a failure
+can be replayed.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .servers import Server, Zygote, start_forked
+from support.figures import FIGURES
 
-FIGURES: dict[str, dict[str, Any]] = {}
+from .servers import Server, StartServer, Zygote, start_forked
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +42,6 @@ def seed(figures: dict[str, Any]) -> int:
     figures["seed"] = value
     print(f"reliability seed: {value} (replay with SIMSEARCH_RELIABILITY_SEED={value})")
     return value
-
-
-StartServer = Callable[..., Server]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,9 @@ class Server:
     def wait_exit(self, timeout: float = READY_TIMEOUT) -> int | None:
         """For a server expected to refuse to start: its exit status (None: still running)."""
         return self.poll(timeout=timeout)
+
+
+StartServer = Callable[..., Server]  # the start_server fixture (conftest.py)
 
 
 def start_forked(

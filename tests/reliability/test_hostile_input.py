@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import tensor_pb2
 from simsearch.wire import struct_to_dict, tensor_to_array
+from support.figures import FIGURES
 from support.tiny_bert import CHINESE, ENGLISH_WORDS
 
-from .conftest import FIGURES
 from .servers import Server, Zygote, start_forked
 from .wire_bytes import (
     INVALID_UTF8,

@@ -22,8 +22,7 @@ from simsearch.client import Client
 from simsearch.errors import DataLossError
 
 from .checks import sample_documents
-from .conftest import StartServer
-from .servers import Zygote, start_forked
+from .servers import StartServer, Zygote, start_forked
 
 DAMAGED = "d5"  # its text is "music chair 5", its metadata {"i":5}
 DETECTED = r"collection 'docs': document 'd5' is damaged in the store"

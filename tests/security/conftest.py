@@ -1,19 +1,19 @@
 """Servers with keys, TLS and limits, in this process, over the session's tiny BERT.
 
-``REPORT`` collects the tables the tests print (the access matrix, the TLS outcomes, the load
-figures); they are shown at the end of the run under "simsearch security report".
+``REPORT`` (``support.security``) collects the tables the tests print (the access matrix, the
+TLS outcomes, the load figures); they are shown at the end of the run under "simsearch security
+report".
 
 ``start_server(**settings)`` builds a ``ServerConfig`` on 127.0.0.1 port 0 with ``settings``
 (any ``ServerConfig`` field, ``limits=Limits(...)`` included) over the shared tiny encoder and a
 fresh data directory, starts it through ``create_server`` exactly as ``simsearch serve`` does,
 and stops it at the end of the test. ``KEYS`` holds a read and a write key, also written to a
-keys file (``keys_file``).
+keys file (``keys_file``); the names tests import are in ``support.security``.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,9 @@ from simsearch.config import ServerConfig
 from simsearch.engine import Engine
 from simsearch.index import FaissCatalog
 from simsearch.server import RunningServer, create_server
+from support.security import KEYS, REPORT, StartServer
 
 from .certs import Pki, make_pki
-
-KEYS = {"read": secrets.token_urlsafe(24), "write": secrets.token_urlsafe(24)}
-WRONG_KEY = secrets.token_urlsafe(24)
-
-StartServer = Callable[..., RunningServer]
-REPORT: dict[str, list[str]] = {}
 
 
 @pytest.fixture(scope="session")

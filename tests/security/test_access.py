@@ -21,9 +21,9 @@ from simsearch.errors import PermissionDeniedError, UnauthenticatedError
 from simsearch.server import RunningServer
 from simsearch.server.auth import RPC_ROLES, Role
 from simsearch.v1 import simsearch_pb2, simsearch_pb2_grpc
+from support.security import KEYS, REPORT, WRONG_KEY, StartServer
 
 from .calls import CALLS, bearer, outcome, prepare
-from .conftest import KEYS, REPORT, WRONG_KEY, StartServer
 
 CALLERS = {
     "no key": None,

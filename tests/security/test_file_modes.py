@@ -24,10 +24,10 @@ import pytest
 import simsearch
 from simsearch.index import FaissCatalog
 from simsearch.types import Document
+from support.security import StartServer
 from unit.index_fixtures import spec, unit_vectors
 
 from .certs import Pki
-from .conftest import StartServer
 
 # Creates everything a running server creates, under the umask given, and prints the mode of
 # every path below (and including) the data directory while the collection is still open.

@@ -12,8 +12,7 @@ from simsearch.cli.serve import serve, server_config
 from simsearch.config import ServerConfig
 from simsearch.server.auth import KeyRing, Role, load_keys, required_role
 from simsearch.server.security import Security, exposure_warning, is_loopback
-
-from .conftest import KEYS, StartServer
+from support.security import KEYS, StartServer
 
 READ, WRITE = "r" * 16 + "ead", "w" * 16 + "rite"
 

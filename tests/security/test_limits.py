@@ -29,8 +29,8 @@ from simsearch.server.limits import stream_slots
 from simsearch.types import Limits
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc
+from support.security import StartServer
 
-from .conftest import StartServer
 from .gated import GatedEncoder
 
 LIMIT = 4

@@ -36,8 +36,8 @@ import pytest
 
 from simsearch.client import Client
 from simsearch.errors import LimitExceededError
+from support.security import REPORT
 
-from .conftest import REPORT
 from .process import ServerProcess
 
 CLIENTS = 32

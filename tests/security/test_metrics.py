@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from simsearch.client import Client
 from simsearch.errors import NotFoundError
 from simsearch.server.metrics import Metrics
+from support.security import StartServer
 
 from .certs import Pki
-from .conftest import StartServer
 from .process import ServerProcess
 
 

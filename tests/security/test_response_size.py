@@ -20,8 +20,7 @@ from simsearch.server import RunningServer
 from simsearch.types import Limits
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc
-
-from .conftest import StartServer
+from support.security import StartServer
 
 LIMIT = 64 * 1024
 TEXT = " ".join(["the cat sits on the mat"] * 10)  # 60 tokens: with d=32, ~8.5 KB of answer

@@ -18,9 +18,9 @@ from simsearch.config import ServerConfig
 from simsearch.errors import SimsearchError, UnauthenticatedError
 from simsearch.server.security import load_security
 from simsearch.wire import code_for
+from support.security import KEYS, REPORT, StartServer
 
 from .certs import Pki
-from .conftest import KEYS, REPORT, StartServer
 
 
 def client_kinds(pki: Pki) -> dict[str, dict[str, Any]]:

@@ -3,13 +3,19 @@ cells, summaries, and every field of `info` and `describe` (rendered as a pipe g
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from rich.cells import cell_len
 
-from simsearch.cli import render
+from simsearch.cli import json_output, render
 from simsearch.cli.output import plain_text
 from simsearch.client.results import ServerInfo, UpsertResult
 from simsearch.types import (
+    Calibration,
+    CalibrationKind,
+    CalibrationState,
+    ClassifierHead,
     CollectionInfo,
     CollectionSpec,
     Document,
@@ -109,3 +115,99 @@ def test_describe_shows_whether_token_embeddings_are_stored() -> None:
 
     assert described(True).startswith("yes")
     assert described(False) == "no"
+
+
+def _collection(calibration: CalibrationState | None = None) -> CollectionInfo:
+    calibration = calibration or CalibrationState()
+    spec = CollectionSpec(
+        "c", Pooling.CLS, "flat", 8, "m", "f", calibration=calibration.calibration
+    )
+    return CollectionInfo(spec, 3, 1.7e9, True, calibration=calibration)
+
+
+WHITENED = CalibrationState(
+    Calibration(CalibrationKind.WHITEN, 4), 100, fitted=True, fitted_at=1.7e9, fitted_on=1234
+)
+CENTERED = CalibrationState(Calibration(CalibrationKind.CENTER), fit_threshold=1000)
+
+
+def test_describe_shows_the_calibration_and_its_fit() -> None:
+    def shown(state: CalibrationState) -> str:
+        return fields(render.collection_text(_collection(state)))["calibration"]
+
+    assert shown(CalibrationState()) == "none"
+    assert shown(WHITENED) == (
+        "whiten keeping 4 dimensions, fitted on 1,234 documents (2023-11-14 22:13:20 UTC)"
+    )
+    assert shown(CENTERED) == (
+        "center, not fitted yet: fitted automatically at 1,000 documents, or by simsearch calibrate"
+    )
+    assert render.calibration_text(CENTERED) == shown(CENTERED)
+
+
+def test_calibration_json_is_an_object_with_the_fit() -> None:
+    described = json.loads(json.dumps(json_output.collection_json(_collection(WHITENED))))
+    assert described["calibration"] == {
+        "kind": "whiten",
+        "dimensions": 4,
+        "fitted": True,
+        "fitted_on": 1234,
+        "fitted_at": 1.7e9,
+        "fit_threshold": 100,
+    }
+    plain = json_output.collection_json(_collection())["calibration"]
+    assert (plain["kind"], plain["fitted"]) == ("none", False)
+
+
+def test_the_collections_table_has_a_calibration_column_only_when_one_is_calibrated() -> None:
+    assert "calibration" not in lines(render.collections_table([_collection()]))[0]
+    header, plain, whitened, centered = lines(
+        render.collections_table([_collection(), _collection(WHITENED), _collection(CENTERED)])
+    )
+    assert header.split()[5] == "calibration"
+    assert plain.split()[5] == "none"
+    assert whitened.split()[5:7] == ["whiten", "4"]
+    assert "center (not fitted)" in centered
+
+
+def test_info_shows_the_classifier_head_only_when_the_model_has_one() -> None:
+    head = ClassifierHead(
+        ("entailment", "neutral", "contradiction"), "single_label_classification", "entailment"
+    )
+    with_head = ServerInfo(ModelInfo("m", "f", 8, 64, 100, head=head), [Pooling.CLS], Limits(), "1")
+    assert fields(render.server_info_text(with_head))["classifier"] == (
+        "entailment, neutral, contradiction (single_label_classification); "
+        "cross-encoder reranks by entailment"
+    )
+    assert json.loads(json.dumps(json_output.server_info_json(with_head)))["model"]["head"] == {
+        "labels": ["entailment", "neutral", "contradiction"],
+        "problem_type": "single_label_classification",
+        "relevance_label": "entailment",
+    }
+    without = ServerInfo(ModelInfo("m", "f", 8, 64, 100), [Pooling.CLS], Limits(), "1")
+    assert "classifier" not in fields(render.server_info_text(without))
+    assert json_output.server_info_json(without)["model"]["head"] is None
+    no_relevance = ClassifierHead(("a", "b", "c"), "multi_label_classification")
+    odd = ServerInfo(
+        ModelInfo("m", "f", 8, 64, 100, head=no_relevance), [Pooling.CLS], Limits(), "1"
+    )
+    assert fields(render.server_info_text(odd))["classifier"].endswith("no cross-encoder rerank")
+
+
+def test_a_cross_encoder_rerank_shows_the_relevance_score_and_the_cosine() -> None:
+    reranked = Hit("d1", 0.75, "a cat", {}, sentence_score=0.5, relevance_score=0.75)
+    assert lines(render.hits_text(["cat?"], [[reranked]]))[1:] == [
+        "#   score  cosine  relevance  id  text      metadata",
+        "1  0.7500  0.5000     0.7500  d1  a cat",
+    ]
+    assert json_output.hit_json(reranked) == {
+        "id": "d1",
+        "score": 0.75,
+        "text": "a cat",
+        "metadata": {},
+        "cosine": 0.5,
+        "relevance_score": 0.75,
+    }
+    plain = json_output.hit_json(Hit("d2", 0.5, "a dog"))
+    assert "relevance_score" not in plain and "cosine" not in plain
+    assert "relevance" not in lines(render.hits_text(["q"], [[Hit("d2", 0.5, "a dog")]]))[1]

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from simsearch.cli.failure import CommandError, bad_input
+from simsearch.cli.options import stacked
 from simsearch.client.client import Client
 from simsearch.client.rpc import ServerUnreachableError
 from simsearch.config import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, client_api_key
@@ -106,13 +107,7 @@ def connection_options(*, main: bool) -> Callable[[F], F]:
             "--tls-key", metavar="PEM", type=click.Path(path_type=Path), help="key of --tls-cert"
         ),
     ]
-
-    def decorate(function: F) -> F:
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
+    return stacked(options)
 
 
 def _api_key(path: Path | None) -> str | None:

@@ -19,6 +19,7 @@ __all__ = [
     "maxsim_options",
     "parse_value",
     "pooling_option",
+    "stacked",
     "text_pairs",
     "truncate_option",
 ]
@@ -113,6 +114,17 @@ def truncate_option(what: str) -> Callable[[F], F]:
     )
 
 
+def stacked(options: Sequence[Callable[[F], F]]) -> Callable[[F], F]:
+    """One decorator applying ``options`` so that --help lists them in this order."""
+
+    def decorate(function: F) -> F:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 def maxsim_options(function: F) -> F:
     """--direction, --tokens, --alpha: MaxSim over token embeddings (each implies MaxSim)."""
     options = [
@@ -135,6 +147,4 @@ def maxsim_options(function: F) -> F:
             help="MaxSim: rank by the hybrid A * cosine + (1 - A) * MaxSim instead of MaxSim alone",
         ),
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return stacked(options)(function)

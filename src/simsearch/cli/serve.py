@@ -1,6 +1,8 @@
 """``simsearch serve``: one option per setting of ``simsearch.config.SETTINGS``, each with its
 ``SIMSEARCH_*`` environment twin (a flag beats its twin, the twin beats the default). Boolean
-settings are bare flags with a ``--no-`` form (``--int8``, ``--no-int8``).
+settings are bare flags with a ``--no-`` form (``--int8``, ``--no-int8``); settings with fixed
+values (``Setting.choices``) list them in --help (``--engine [auto|torch|openvino]``) and refuse
+others as a usage error naming them.
 
 Only click and the settings are imported here: the server half (torch, faiss, grpc's server)
 is imported when the command runs, so the client commands start fast without it.
@@ -28,6 +30,27 @@ _TYPES: dict[type, click.ParamType[Any]] = {
 }
 
 
+class _SettingChoice(click.Choice[str]):
+    """click's Choice (``[auto|torch|openvino]`` in --help, shell completion) with the
+    setting's own rule, ``Setting.choose``, which ``config_from_values`` applies too."""
+
+    def __init__(self, setting: Setting) -> None:
+        super().__init__(setting.choices)  # listed as declared; convert takes any case
+        self.setting = setting
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return self.setting.choose(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _type(setting: Setting) -> click.ParamType[Any] | None:
+    if setting.type is bool:
+        return None  # a bare flag
+    return _SettingChoice(setting) if setting.choices else _TYPES[setting.type]
+
+
 def _option(setting: Setting, default: Any) -> Callable[[F], F]:
     flags = setting.flag
     if setting.type is bool:
@@ -35,7 +58,7 @@ def _option(setting: Setting, default: Any) -> Callable[[F], F]:
     return click.option(
         flags,
         setting.name,
-        type=None if setting.type is bool else _TYPES[setting.type],
+        type=_type(setting),
         default=default,
         show_default=default is not None and default != "",
         envvar=setting.env,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,7 @@ from simsearch.client import Client
 from simsearch.config import ServerConfig
 from simsearch.server import RunningServer, build_engine, create_server
 from support.ray_cluster import RayCluster
-
-REPLICAS = 2
-
-
-@dataclass(frozen=True)
-class Front:
-    """A running front-end, a client to it, and (Ray only) its Serve application."""
-
-    server: RunningServer
-    client: Client
-    app: str = ""
+from support.ray_fronts import REPLICAS, Front
 
 
 def _config(model_dir: Path, data_dir: Path, **settings: object) -> ServerConfig:

@@ -21,8 +21,8 @@ from simsearch.encoder.ray_serve import RayEncoder, load_ray_encoder
 from simsearch.errors import DeadlineExceededError, LimitExceededError, UnavailableError
 from simsearch.types import Pooling
 from support.ray_cluster import RayCluster
+from support.ray_fronts import REPLICAS, Front
 
-from .conftest import REPLICAS, Front
 from .texts import TEXTS, TOLERANCE
 
 RECOVERY_S = 90.0  # Serve notices the death and starts a replica (loaded 2-core CI: slow)

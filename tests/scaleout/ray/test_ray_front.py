@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from simsearch.errors import InvalidArgumentError
+from support.ray_fronts import REPLICAS, Front
 
-from .conftest import REPLICAS, Front
 from .texts import PAIRS, TEXTS, TOLERANCE
 
 
