@@ -40,6 +40,7 @@ __all__ = [
     "ScoredPair",
     "SearchParams",
     "SentenceEmbeddings",
+    "StoredIds",
     "TextInput",
     "TokenEmbeddings",
     "TokenKind",
@@ -135,6 +136,14 @@ class SearchParams:
 
     ef_search: int | None = None
     nprobe: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredIds:
+    """Search queries given as stored documents ("more like this"): each id's stored vector
+    is one query, and no hit is any of the ids."""
+
+    ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from .wire_bytes import (
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SimSearch"]
 RPCS = [method.name for method in SERVICE.methods]
+STREAMED = {method.name for method in SERVICE.methods if method.server_streaming}
 MiB = 1024 * 1024
 MAX_BATCH, MAX_K, MAX_CHARS, DIMENSION = 16, 100, 2000, 32
 FLAGS = (
@@ -96,7 +97,7 @@ class Target:
             if rpc == "UpsertStream":
                 call = self.channel.stream_unary(path)
                 answer = call(iter([_bytes(chunk) for chunk in request]), timeout=timeout)
-            elif rpc == "Export":  # the response stream's messages, joined
+            elif rpc in STREAMED:  # the response stream's messages, joined
                 answer = b"".join(self.channel.unary_stream(path)(_bytes(request), timeout=timeout))
             else:
                 answer = self.channel.unary_unary(path)(_bytes(request), timeout=timeout)
@@ -353,9 +354,11 @@ def searches(draw: st.DrawFn) -> pb.SearchRequest:
         ),
         truncate=draw(st.booleans()),
     )
-    what = draw(st.sampled_from(["texts", "texts", "vectors", "vectors", "both", "neither"]))
+    what = draw(st.sampled_from(["texts", "texts", "vectors", "vectors", "ids", "both", "neither"]))
     if what in ("texts", "both"):
         request.texts.extend(draw(text_lists))
+    if what == "ids" or (what == "both" and draw(st.booleans())):
+        request.ids.extend(draw(st.lists(st.one_of(stored_ids, ids), max_size=MAX_BATCH + 2)))
     if what in ("vectors", "both"):
         good = _vectors(np.random.default_rng(draw(st.integers(0, 9))).standard_normal((2, 32)))
         request.vectors.CopyFrom(draw(st.one_of(st.just(good), tensors())))
@@ -364,7 +367,13 @@ def searches(draw: st.DrawFn) -> pb.SearchRequest:
     if draw(st.booleans()):
         request.min_score = draw(floats)
     if draw(st.integers(0, 3)) == 0:
-        request.rerank.CopyFrom(pb.Rerank(depth=draw(st.integers(-5, 2000)), maxsim=draw(maxsims)))
+        request.rerank.CopyFrom(
+            pb.Rerank(
+                depth=draw(st.integers(-5, 2000)),
+                maxsim=draw(maxsims),
+                cross_encoder=draw(st.booleans()),
+            )
+        )
     if draw(st.integers(0, 3)) == 0:
         params = pb.SearchParams()
         for name in draw(st.sets(st.sampled_from(["ef_search", "nprobe"]))):
@@ -392,8 +401,11 @@ def plausible_searches(draw: st.DrawFn) -> pb.SearchRequest:
         k=draw(st.integers(1, MAX_K)),
         truncate=draw(st.booleans()),
     )
-    if draw(st.booleans()):
+    what = draw(st.sampled_from(["texts", "vectors", "ids"]))
+    if what == "texts":
         request.texts.extend(draw(st.lists(good_texts, min_size=1, max_size=3)))
+    elif what == "ids":
+        request.ids.extend(draw(st.lists(stored_ids, min_size=1, max_size=3, unique=True)))
     else:
         rows = np.random.default_rng(draw(st.integers(0, 99))).standard_normal((2, DIMENSION))
         request.vectors.CopyFrom(_vectors(rows * draw(st.sampled_from([1e-30, 1.0, 1e30]))))
@@ -401,7 +413,7 @@ def plausible_searches(draw: st.DrawFn) -> pb.SearchRequest:
         request.filter.CopyFrom(struct(draw(flat_filters)))
     if draw(st.booleans()):
         request.min_score = draw(st.floats(-1, 1))
-    if request.texts and draw(st.booleans()):
+    if not request.HasField("vectors") and draw(st.booleans()):
         depth = draw(st.integers(request.k, max(request.k, 200)))
         request.rerank.CopyFrom(pb.Rerank(depth=depth, maxsim=draw(good_maxsims)))
     return request
@@ -440,6 +452,7 @@ MESSAGES: dict[str, st.SearchStrategy[Any]] = {
         pooling=enums,
         normalize=st.booleans(),
         truncate=st.booleans(),
+        collection=st.one_of(st.just(""), collections),
     ),
     "EncodeTokens": st.builds(
         pb.EncodeTokensRequest, texts=text_lists, pairs=pairs, truncate=st.booleans()
@@ -452,6 +465,7 @@ MESSAGES: dict[str, st.SearchStrategy[Any]] = {
         maxsim=st.one_of(st.none(), maxsims),
         alignments=st.booleans(),
         similarity_matrix=st.booleans(),
+        collection=st.one_of(st.just(""), collections),
     ),
     "CreateCollection": st.builds(
         pb.CreateCollectionRequest,
@@ -480,6 +494,7 @@ MESSAGES: dict[str, st.SearchStrategy[Any]] = {
             st.text(max_size=20),
         ),
         store_tokens=st.booleans(),
+        calibration=st.builds(pb.Calibration, kind=enums, dimensions=st.integers(-40, 40)),
     ),
     "DescribeCollection": st.builds(pb.DescribeCollectionRequest, name=names),
     "ListCollections": st.just(pb.ListCollectionsRequest()),
@@ -536,6 +551,21 @@ MESSAGES: dict[str, st.SearchStrategy[Any]] = {
             maxsim=maxsims,
             truncate=st.booleans(),
         ),
+    ),
+    "Calibrate": st.builds(pb.CalibrateRequest, name=collections),
+    # The module's model has no classification head: valid requests are FAILED_PRECONDITION.
+    "Classify": st.builds(
+        pb.ClassifyRequest, texts=text_lists, pairs=pairs, truncate=st.booleans()
+    ),
+    "MinePairs": st.builds(
+        pb.MinePairsRequest,
+        collection=collections,
+        target=st.one_of(st.just(""), collections),
+        top_m=st.one_of(st.integers(-2, MAX_K + 2), st.sampled_from([-(2**31), 2**31 - 1])),
+        min_score=st.one_of(st.none(), floats),
+        filter=st.one_of(st.none(), st.one_of(good_objects, objects).map(struct)),
+        maxsim=st.one_of(st.none(), maxsims),
+        chunk_size=st.one_of(st.integers(-2, MAX_BATCH + 2), st.sampled_from([2**31 - 1])),
     ),
 }
 
@@ -1006,4 +1036,7 @@ VALID: dict[str, Any] = {
     "Rerank": pb.RerankRequest(
         collection="docs", queries=[pb.RerankQuery(text="cat", ids=["base-1"])]
     ),
+    "Calibrate": pb.CalibrateRequest(name="docs"),
+    "Classify": pb.ClassifyRequest(pairs=[PAIR]),
+    "MinePairs": pb.MinePairsRequest(collection="docs", top_m=2),
 }

@@ -50,9 +50,9 @@ def nested_struct(depth: int) -> bytes:
 # Where each request carries strings: (field number, None) for a string field of the request,
 # (field number, inner field number) for a string field of a repeated sub-message.
 STRING_FIELDS: dict[str, list[tuple[int, int | None]]] = {
-    "Encode": [(1, None), (2, 1), (2, 2)],
+    "Encode": [(1, None), (2, 1), (2, 2), (6, None)],
     "EncodeTokens": [(1, None), (2, 1), (2, 2)],
-    "Compare": [(1, 1), (1, 2)],
+    "Compare": [(1, 1), (1, 2), (7, None)],
     "CreateCollection": [(1, None), (3, None)],
     "DescribeCollection": [(1, None)],
     "DropCollection": [(1, None)],
@@ -61,8 +61,11 @@ STRING_FIELDS: dict[str, list[tuple[int, int | None]]] = {
     "Get": [(1, None), (2, None)],
     "Delete": [(1, None), (2, None)],
     "Export": [(1, None), (2, None)],
-    "Search": [(1, None), (2, None)],
+    "Search": [(1, None), (2, None), (10, None)],
     "Rerank": [(1, None), (2, 1), (2, 2)],
+    "Calibrate": [(1, None)],
+    "Classify": [(1, None), (2, 1), (2, 2)],
+    "MinePairs": [(1, None), (2, None)],
 }
 
 

@@ -19,6 +19,7 @@ Stub = simsearch_pb2_grpc.SimSearchStub
 Metadata = Sequence[tuple[str, str]]
 Call = Callable[[Stub, Metadata, str], Any]
 COLLECTION = "docs"
+CALIBRATED = "calibrated"  # calibration center, for Calibrate
 TIMEOUT = 30.0
 
 
@@ -37,6 +38,28 @@ def prepare(stub: Stub, write_key: str, callers: Sequence[str]) -> None:
     stub.Upsert(pb.UpsertRequest(collection=COLLECTION, documents=documents), metadata=metadata)
     for who in callers:
         stub.CreateCollection(pb.CreateCollectionRequest(name=f"drop_{who}"), metadata=metadata)
+    center = pb.Calibration(kind=pb.CALIBRATION_KIND_CENTER)
+    stub.CreateCollection(
+        pb.CreateCollectionRequest(name=CALIBRATED, calibration=center), metadata=metadata
+    )
+    stub.Upsert(pb.UpsertRequest(collection=CALIBRATED, documents=documents), metadata=metadata)
+
+
+def _classify(stub: Stub, metadata: Metadata, who: str) -> Any:
+    """Classify past authentication: the session's tiny model has no classification head, so
+    the engine's FAILED_PRECONDITION (after the key was accepted) counts as allowed."""
+    try:
+        return stub.Classify(
+            pb.ClassifyRequest(pairs=[pb.TextPair(a="a cat", b="a dog")]),
+            metadata=metadata,
+            timeout=TIMEOUT,
+        )
+    except grpc.RpcError as error:
+        assert isinstance(error, grpc.Call)
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+        assert "classification head" in (error.details() or ""), error.details()
+        return None
 
 
 def _upsert_stream(stub: Stub, metadata: Metadata, who: str) -> Any:
@@ -82,8 +105,15 @@ CALLS: dict[str, Call] = {
     "Export": lambda s, m, w: list(
         s.Export(pb.ExportRequest(collection=COLLECTION), metadata=m, timeout=TIMEOUT)
     ),
+    "MinePairs": lambda s, m, w: list(
+        s.MinePairs(pb.MinePairsRequest(collection=COLLECTION), metadata=m, timeout=TIMEOUT)
+    ),
     "Search": lambda s, m, w: s.Search(
         pb.SearchRequest(collection=COLLECTION, texts=["a cat"], k=2), metadata=m, timeout=TIMEOUT
+    ),
+    "Classify": _classify,
+    "Calibrate": lambda s, m, w: s.Calibrate(
+        pb.CalibrateRequest(name=CALIBRATED), metadata=m, timeout=TIMEOUT
     ),
     "Rerank": lambda s, m, w: s.Rerank(
         pb.RerankRequest(

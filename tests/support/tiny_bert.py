@@ -1,4 +1,6 @@
-"""A tiny random BERT with a pooler and a fast tokenizer, written to a directory.
+"""A tiny random BERT with a pooler and a fast tokenizer, written to a directory; or the same
+with a sequence-classification head (``BertForSequenceClassification``, saved with its
+``id2label`` and ``problem_type``).
 
 The vocabulary has the special tokens, every lowercase letter and digit (also as ``##``
 wordpieces, so any ASCII word tokenizes without ``[UNK]``), common English words,
@@ -9,9 +11,12 @@ bert-base-chinese does). Weights come from a fixed seed: the same on every run.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 SEED = 1234
+NLI_LABELS = ("entailment", "neutral", "contradiction")
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _ENGLISH = """
 the a an and or of to in on at for with by from is are was were be been it this that
@@ -49,12 +54,53 @@ def build_tiny_bert(path: Path) -> Path:
     max_length is 64). Returns ``path``.
     """
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import BertModel
+
+    config = _tiny_config(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        model = BertModel(config, add_pooling_layer=True)
+    model.save_pretrained(path)
+    return _save_tokenizer(path)
+
+
+def build_tiny_classifier(
+    path: Path,
+    labels: Sequence[str] = NLI_LABELS,
+    problem_type: str | None = "single_label_classification",
+    *,
+    seed: int = SEED,
+) -> Path:
+    """Write a tiny ``BertForSequenceClassification`` (the tiny BERT's shape, a head of
+    ``labels`` saved as ``id2label``; ``problem_type`` None leaves it out of the config, for
+    transformers' inference) and its tokenizer into ``path``. Returns ``path``."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    config = _tiny_config(
+        path,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        problem_type=problem_type,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertForSequenceClassification(config)
+        with torch.no_grad():  # a head that tells inputs apart (BERT's init is near zero)
+            model.classifier.weight.normal_(0.0, 1.0)
+            model.classifier.bias.normal_(0.0, 0.5)
+    model.save_pretrained(path)
+    return _save_tokenizer(path)
+
+
+def _tiny_config(path: Path, **extra: Any) -> Any:
+    """The tiny BERT's config; writes the vocabulary into ``path``."""
+    from transformers import BertConfig
 
     path.mkdir(parents=True, exist_ok=True)
     vocab = tiny_vocab()
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    config = BertConfig(
+    return BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
         num_hidden_layers=2,
@@ -62,11 +108,14 @@ def build_tiny_bert(path: Path) -> Path:
         intermediate_size=64,
         max_position_embeddings=64,
         initializer_range=0.2,  # larger than BERT's 0.02, so different texts differ clearly
+        **extra,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED)
-        model = BertModel(config, add_pooling_layer=True)
-    model.save_pretrained(path)
+
+
+def _save_tokenizer(path: Path) -> Path:
+    from transformers import AutoTokenizer
+
+    vocab = tiny_vocab()
     # With config.json (model_type bert) and vocab.txt in place, AutoTokenizer builds a
     # BertTokenizerFast from the vocabulary on transformers 4 and 5 alike (the constructor's
     # vocabulary argument changed name between them); saving writes tokenizer.json.

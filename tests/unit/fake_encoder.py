@@ -9,6 +9,10 @@ a pair uses differently seeded vectors), then a per-pooling signed permutation, 
 poolings give different but equally good vector spaces. ``max_length`` counts words, special
 tokens excluded. Every call is recorded in :attr:`FakeEncoder.calls`; :attr:`FakeEncoder.passes`
 counts the calls that got past ``admit`` to the "model" (the vectors).
+
+Given a ``ClassifierHead``, it also classifies: logits are a fixed pseudo-random linear map
+(:func:`head_weights`) of the raw POOLER sentence vector, probabilities their softmax (sigmoid
+for other problem types).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import FailedPreconditionError, InvalidArgumentError
 from simsearch.types import (
+    Classifications,
+    ClassifierHead,
     FloatArray,
     ModelInfo,
     Pooling,
@@ -30,7 +36,7 @@ from simsearch.types import (
     TokenEmbeddings,
 )
 
-__all__ = ["DIMENSION", "Call", "FakeEncoder", "word_vector"]
+__all__ = ["DIMENSION", "Call", "FakeEncoder", "head_weights", "word_vector"]
 
 DIMENSION = 16
 VOCAB_SIZE = 30_000
@@ -69,6 +75,13 @@ def word_vector(word: str, segment: int = 0) -> FloatArray:
     return rng.standard_normal(DIMENSION).astype(np.float32)
 
 
+def head_weights(labels: int) -> tuple[FloatArray, FloatArray]:
+    """The fake head's fixed ``(labels, DIMENSION)`` weight and ``(labels,)`` bias."""
+    rng = np.random.default_rng(_seed("head", str(labels)))
+    weight = rng.standard_normal((labels, DIMENSION)).astype(np.float32) / np.sqrt(DIMENSION)
+    return weight, rng.standard_normal(labels).astype(np.float32)
+
+
 def _pooling_transform(pooling: Pooling) -> tuple[np.ndarray, FloatArray]:
     """A fixed permutation and sign pattern per pooling (identity for POOLER)."""
     if pooling is Pooling.POOLER:
@@ -100,7 +113,12 @@ class FakeEncoder:
     """Satisfies ``simsearch.engine.ports.Encoder``; see the module docstring."""
 
     def __init__(
-        self, fingerprint: str = "fake-fingerprint-a", *, max_length: int = 32, name: str = "fake"
+        self,
+        fingerprint: str = "fake-fingerprint-a",
+        *,
+        max_length: int = 32,
+        name: str = "fake",
+        head: ClassifierHead | None = None,
     ) -> None:
         self._info = ModelInfo(
             name=name,
@@ -108,6 +126,7 @@ class FakeEncoder:
             hidden_size=DIMENSION,
             max_length=max_length,
             vocab_size=VOCAB_SIZE,
+            head=head,
         )
         self.calls: list[Call] = []
         self.passes = 0
@@ -179,6 +198,26 @@ class FakeEncoder:
             admit([replace(t, embeddings=np.empty((len(t.tokens), 0), np.float32)) for t in tokens])
         self.passes += 1
         return tokens
+
+    def classify(self, inputs: Sequence[TextInput], *, truncate: bool) -> Classifications:
+        head = self._info.head
+        if head is None:
+            raise FailedPreconditionError("the fake model has no classification head")
+        self.calls.append(Call("classify", tuple(inputs), Pooling.POOLER, False, truncate))
+        prepared, truncated = self._prepare(inputs, truncate)
+        self.passes += 1
+        weight, bias = head_weights(len(head.labels))
+        logits = self._sentences(prepared, Pooling.POOLER, normalize=False) @ weight.T + bias
+        if head.problem_type == "single_label_classification":
+            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probabilities = exp / exp.sum(axis=1, keepdims=True)
+        else:
+            probabilities = 1 / (1 + np.exp(-logits))
+        ids = np.argmax(probabilities, axis=1).astype(np.int64)
+        labels = tuple(head.labels[i] for i in ids)
+        return Classifications(
+            logits.astype(np.float32), probabilities.astype(np.float32), ids, labels, truncated
+        )
 
     def close(self) -> None:
         self.calls.append(Call("close", (), None, False, False))

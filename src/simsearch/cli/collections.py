@@ -1,4 +1,5 @@
-"""Commands about the server and its collections: info, create, collections, describe, drop."""
+"""Commands about the server and its collections: info, create, collections, describe, drop,
+calibrate."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from simsearch.cli.connection import with_client
 from simsearch.cli.options import pooling_option
 from simsearch.cli.output import emit
 from simsearch.client.client import Client
+from simsearch.types import CalibrationKind, CollectionInfo
 
 __all__ = ["COMMANDS"]
 
@@ -42,17 +44,60 @@ def info(client: Client, as_json: bool) -> None:
     is_flag=True,
     help="keep each document's token embeddings (float16) so MaxSim reranking needs no re-encoding",
 )
+@click.option(
+    "--calibration",
+    type=click.Choice([kind.value for kind in CalibrationKind]),
+    default=CalibrationKind.NONE.value,
+    show_default=True,
+    help="vector calibration fitted on the collection's own documents: center removes their "
+    "mean, whiten also decorrelates them (docs/calibration.md)",
+)
+@click.option(
+    "--dimensions",
+    type=int,
+    default=0,
+    show_default=True,
+    help="whiten only: keep this many leading dimensions (0 keeps all)",
+)
 @with_client
 def create(
-    client: Client, as_json: bool, name: str, pooling: str, index: str, store_tokens: bool
+    client: Client,
+    as_json: bool,
+    name: str,
+    pooling: str,
+    index: str,
+    store_tokens: bool,
+    calibration: str,
+    dimensions: int,
 ) -> None:
-    result = client.create_collection(name, pooling=pooling, index=index, store_tokens=store_tokens)
+    result = client.create_collection(
+        name,
+        pooling=pooling,
+        index=index,
+        store_tokens=store_tokens,
+        calibration=calibration,
+        calibration_dimensions=dimensions,
+    )
     spec = result.spec
     text = (
         f"created collection {spec.name!r}: pooling {spec.pooling.value}, index {spec.index}, "
         f"dimension {spec.dimension}{', token embeddings stored' if spec.store_tokens else ''}"
+        f"{_calibration_note(result)}"
     )
     emit(as_json, lambda: json_output.collection_json(result), lambda: text)
+
+
+def _calibration_note(info: CollectionInfo) -> str:
+    state = info.calibration
+    kind = state.calibration.kind
+    if kind == CalibrationKind.NONE:
+        return ""
+    kept = state.calibration.dimensions
+    dimensions = f" keeping {kept} dimensions" if kept else ""
+    return (
+        f", calibration {kind.value}{dimensions} (fitted automatically at "
+        f"{state.fit_threshold} documents, or by `simsearch calibrate {info.spec.name}`)"
+    )
 
 
 @click.command(help="list the collections")
@@ -84,4 +129,22 @@ def drop(client: Client, as_json: bool, name: str) -> None:
     emit(as_json, lambda: {"dropped": name}, lambda: f"dropped collection {name!r}")
 
 
-COMMANDS = (info, create, collections, describe, drop)
+@click.command(
+    help="fit the collection's calibration on its documents now (at least 2) and rebuild its "
+    "index from the stored vectors; until then it is fitted automatically once it holds "
+    "enough documents",
+    short_help="refit a collection's calibration now",
+)
+@click.argument("name", metavar="NAME")
+@with_client
+def calibrate(client: Client, as_json: bool, name: str) -> None:
+    result = client.calibrate(name)
+    state = result.calibration
+    text = (
+        f"calibrated collection {name!r}: {state.calibration.kind.value} fitted on "
+        f"{state.fitted_on} documents"
+    )
+    emit(as_json, lambda: json_output.collection_json(result), lambda: text)
+
+
+COMMANDS = (info, create, collections, describe, drop, calibrate)

@@ -8,6 +8,7 @@ import click
 
 from simsearch.cli import json_output, render
 from simsearch.cli.connection import with_client
+from simsearch.cli.failure import bad_input
 from simsearch.cli.options import FILTER, POSITIVE, build_filter, maxsim_options, truncate_option
 from simsearch.cli.output import emit
 from simsearch.client.client import Client
@@ -21,7 +22,15 @@ __all__ = ["COMMANDS"]
     short_help="find the documents nearest to query texts",
 )
 @click.argument("name", metavar="NAME")
-@click.argument("queries", metavar="QUERY...", nargs=-1, required=True)
+@click.argument("queries", metavar="QUERY...", nargs=-1)
+@click.option(
+    "--id",
+    "ids",
+    metavar="ID",
+    multiple=True,
+    help="instead of QUERY: more like this stored document (its stored vector is the query; "
+    "with a rerank, its text), never returning it; repeat for one query per id",
+)
 @click.option("-k", type=POSITIVE, default=10, show_default=True, help="hits per query")
 @click.option(
     "--filter",
@@ -35,6 +44,12 @@ __all__ = ["COMMANDS"]
 @truncate_option("queries")
 @click.option(
     "--rerank", is_flag=True, help="rerank the top --depth hits by MaxSim over token embeddings"
+)
+@click.option(
+    "--cross-encoder",
+    is_flag=True,
+    help="rerank the top --depth hits with the model's classification head instead, each "
+    "(query, document) pair encoded jointly; the score is the relevance label's probability",
 )
 @click.option(
     "--depth",
@@ -51,13 +66,32 @@ def search(
     as_json: bool,
     name: str,
     queries: tuple[str, ...],
+    ids: tuple[str, ...],
     filters: tuple[tuple[str, Any], ...],
     depth: int | None,
     **options: Any,
 ) -> None:
+    if bool(queries) == bool(ids):
+        raise bad_input("give query texts (QUERY...) or --id, one of the two")
     result = client.search(
-        name, list(queries), filter=build_filter(filters), depth=depth or 0, **options
+        name,
+        list(queries) or None,
+        ids=list(ids) or None,
+        filter=build_filter(filters),
+        depth=depth or 0,
+        **options,
     )
+    if ids:
+        labels = [f"id:{doc_id}" for doc_id in ids]
+        emit(
+            as_json,
+            lambda: [
+                {"id": doc_id, "hits": found["hits"]}
+                for doc_id, found in zip(ids, json_output.search_json(labels, result), strict=True)
+            ],
+            lambda: render.hits_text(labels, result),
+        )
+        return
     emit(
         as_json,
         lambda: json_output.search_json(queries, result),

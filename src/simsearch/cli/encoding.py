@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from simsearch.cli import heatmap, json_output, render
 from simsearch.cli.connection import with_client
-from simsearch.cli.options import maxsim_options, pooling_option, text_pairs, truncate_option
+from simsearch.cli.options import maxsim_options, text_pairs, truncate_option
 from simsearch.cli.output import emit, warn
 from simsearch.client.client import Client
-from simsearch.types import Alignment
+from simsearch.types import Alignment, Pooling
 
 __all__ = ["COMMANDS"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _collection_option(help: str) -> Callable[[F], F]:
+    return click.option("--collection", metavar="NAME", default="", help=help)
+
+
+# Not options.pooling_option: unset must stay unset, so that --collection picks its pooling.
+_pooling_option = click.option(
+    "--pooling",
+    type=click.Choice([pooling.value for pooling in Pooling]),
+    default=None,
+    help="pooling [default: pooler, or the collection's]",
+)
 
 
 @click.command(
@@ -22,20 +38,30 @@ __all__ = ["COMMANDS"]
     short_help="show sentence embeddings of texts",
 )
 @click.argument("texts", metavar="TEXT...", nargs=-1, required=True)
-@pooling_option("pooling")
+@_pooling_option
 @click.option("--normalize", is_flag=True, help="L2-normalise the embeddings")
+@_collection_option("embed as this collection does: its pooling, its calibration once fitted")
 @truncate_option("texts")
 @with_client
 def encode(
     client: Client,
     as_json: bool,
     texts: tuple[str, ...],
-    pooling: str,
+    pooling: str | None,
     normalize: bool,
+    collection: str,
     truncate: bool,
 ) -> None:
-    result = client.encode(list(texts), pooling=pooling, normalize=normalize, truncate=truncate)
-    description = f"pooling {pooling}, {'L2-normalised' if normalize else 'not normalised'}"
+    result = client.encode(
+        list(texts), pooling=pooling, normalize=normalize, truncate=truncate, collection=collection
+    )
+    if collection:
+        description = f"as collection {collection!r} embeds (calibrated once fitted), normalised"
+    else:
+        description = (
+            f"pooling {pooling or Pooling.POOLER.value}, "
+            f"{'L2-normalised' if normalize else 'not normalised'}"
+        )
     emit(
         as_json,
         lambda: json_output.embeddings_json(texts, result),
@@ -50,7 +76,8 @@ def encode(
     short_help="similarity of text pairs: compare A B [A B ...]",
 )
 @click.argument("texts", metavar="TEXT...", nargs=-1, required=True)
-@pooling_option("pooling")
+@_pooling_option
+@_collection_option("cosine of vectors made as this collection's: its pooling and calibration")
 @truncate_option("texts")
 @click.option("--maxsim", is_flag=True, help="also score by MaxSim")
 @click.option("--align", is_flag=True, help="print the token alignment of each pair")

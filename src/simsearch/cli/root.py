@@ -18,9 +18,11 @@ import click
 
 from simsearch import __version__
 from simsearch.cli import collections, documents, encoding
+from simsearch.cli.classify import classify
 from simsearch.cli.connection import Connection, connection_options
 from simsearch.cli.export import export
 from simsearch.cli.failure import CommandError
+from simsearch.cli.mining import mine
 from simsearch.cli.serve import serve
 from simsearch.cli.upsert import upsert
 
@@ -70,7 +72,9 @@ for command in (
     upsert,
     *documents.COMMANDS,
     export,
+    mine,
     *encoding.COMMANDS,
+    classify,
 ):
     simsearch.add_command(command)
 

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simsearch.client.health import wait_until_serving
+from simsearch.client.mining import MinedPairs
 from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
 from simsearch.client.rpc import (
     Pem,
@@ -37,13 +38,17 @@ from simsearch.client.shaping import (
     as_batch,
     document_batches,
     maxsim_options,
+    parse_calibration,
     parse_pooling,
-    query_vectors,
+    search_queries,
     text_pairs,
 )
 from simsearch.config import DEFAULT_ADDRESS
 from simsearch.errors import InvalidArgumentError, SimsearchError
 from simsearch.types import (
+    Calibration,
+    CalibrationKind,
+    Classifications,
     CollectionInfo,
     Document,
     FloatArray,
@@ -60,6 +65,8 @@ from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc as pb_grpc
 from simsearch.wire import dict_to_struct, floats_from_wire
 from simsearch.wire.alignments import alignment_from_wire
+from simsearch.wire.calibration import calibration_to_wire
+from simsearch.wire.classification import classifications_from_wire
 from simsearch.wire.documents import document_from_wire, document_to_wire, hits_from_wire
 from simsearch.wire.embeddings import sentence_embeddings_from_wire, token_embeddings_from_wire
 from simsearch.wire.info import collection_from_wire, limits_from_wire, model_from_wire
@@ -177,20 +184,25 @@ class Client:
         texts: str | Sequence[str] | None = None,
         *,
         pairs: Sequence[tuple[str, str]] | None = None,
-        pooling: Pooling | str = Pooling.POOLER,
+        pooling: Pooling | str | None = None,
         normalize: bool = False,
         truncate: bool = False,
+        collection: str = "",
     ) -> SentenceEmbeddings:
         """Sentence embeddings of ``texts``, or of ``pairs`` each encoded jointly (A, B).
 
         Returns ``embeddings`` ``(n, d) float32`` (row i for input i; L2-normalised when
         ``normalize``) and the indices of inputs truncated to the model's length (only with
         ``truncate``; without it, a too-long input raises InvalidArgumentError).
+        pooling: None is "pooler", or the collection's.
+        collection: embed as this collection does (its pooling) and apply its calibration
+            once fitted: normalised ``(n, k)`` vectors, as its index holds them.
         """
         request = pb.EncodeRequest(
-            pooling=pooling_to_wire(parse_pooling(pooling)),
+            pooling=_pooling_or_unset(pooling),
             normalize=normalize,
             truncate=truncate,
+            collection=collection,
         )
         _fill_inputs(request, texts, pairs)
         return sentence_embeddings_from_wire(self._call(self._stub.Encode, request))
@@ -212,7 +224,8 @@ class Client:
         self,
         pairs: Sequence[tuple[str, str]],
         *,
-        pooling: Pooling | str = Pooling.POOLER,
+        pooling: Pooling | str | None = None,
+        collection: str = "",
         truncate: bool = False,
         maxsim: bool = False,
         direction: MaxSimDirection | str | None = None,
@@ -231,10 +244,13 @@ class Client:
         alpha: also return ``alpha * cosine + (1 - alpha) * maxsim``, alpha in [0, 1].
         alignments: the best-matching token of b for each token of a, and the reverse.
         similarity_matrix: include the full token-by-token cosine matrix in each alignment.
+        pooling: None is "pooler", or the collection's. collection: the cosine is of vectors
+            made and calibrated as this collection's (see :meth:`encode`).
         """
         request = pb.CompareRequest(
+            collection=collection,
             pairs=pairs_to_wire(text_pairs(pairs)),
-            pooling=pooling_to_wire(parse_pooling(pooling)),
+            pooling=_pooling_or_unset(pooling),
             truncate=truncate,
             alignments=alignments,
             similarity_matrix=similarity_matrix,
@@ -251,6 +267,22 @@ class Client:
             alignments=[alignment_from_wire(a) for a in response.alignments] or None,
         )
 
+    def classify(
+        self,
+        texts: str | Sequence[str] | None = None,
+        *,
+        pairs: Sequence[tuple[str, str]] | None = None,
+        truncate: bool = False,
+    ) -> Classifications:
+        """The model's own sequence-classification head (e.g. NLI) on ``texts``, or on
+        ``pairs`` each encoded jointly (A, B): per input its most probable label, and
+        probabilities and logits ``(n, labels) float32`` in the order of
+        ``info().model.head.labels``. FailedPreconditionError when the model has no head.
+        ``truncate`` as in :meth:`encode`."""
+        request = pb.ClassifyRequest(truncate=truncate)
+        _fill_inputs(request, texts, pairs)
+        return classifications_from_wire(self._call(self._stub.Classify, request))
+
     # -- collections ----------------------------------------------------------------------
 
     def create_collection(
@@ -260,12 +292,17 @@ class Client:
         pooling: Pooling | str = Pooling.POOLER,
         index: str = "flat",
         store_tokens: bool = False,
+        calibration: Calibration | CalibrationKind | str | None = None,
+        calibration_dimensions: int = 0,
     ) -> CollectionInfo:
         """Create an empty collection.
 
         index: "flat" (exact search, the default) or a FAISS factory string such as "HNSW32".
         store_tokens: keep each document's token embeddings (float16, on disk) so MaxSim
             reranking never re-encodes documents.
+        calibration: "none" (the default), "center" or "whiten" (or a ``Calibration``),
+            fitted on the collection's own documents (docs/calibration.md);
+            calibration_dimensions: whiten only, the leading dimensions kept (0: all).
         Raises AlreadyExistsError when the name is taken.
         """
         request = pb.CreateCollectionRequest(
@@ -273,8 +310,15 @@ class Client:
             pooling=pooling_to_wire(parse_pooling(pooling)),
             index=index,
             store_tokens=store_tokens,
+            calibration=calibration_to_wire(parse_calibration(calibration, calibration_dimensions)),
         )
         response = self._call(self._stub.CreateCollection, request)
+        return collection_from_wire(response.collection)
+
+    def calibrate(self, name: str) -> CollectionInfo:
+        """Refit the collection's calibration on its documents now (at least 2) and rebuild
+        its index; returns its description with the new fit (``calibration``)."""
+        response = self._call(self._stub.Calibrate, pb.CalibrateRequest(name=name))
         return collection_from_wire(response.collection)
 
     def describe_collection(self, name: str) -> CollectionInfo:
@@ -445,13 +489,15 @@ class Client:
     def search(
         self,
         collection: str,
-        queries: str | Sequence[str] | npt.NDArray[Any],
+        queries: str | Sequence[str] | npt.NDArray[Any] | None = None,
         *,
+        ids: str | Sequence[str] | None = None,
         k: int = 10,
         filter: Mapping[str, Any] | None = None,
         min_score: float | None = None,
         truncate: bool = False,
         rerank: bool = False,
+        cross_encoder: bool = False,
         depth: int = 0,
         direction: MaxSimDirection | str | None = None,
         tokens: TokenSelection | str | None = None,
@@ -464,6 +510,9 @@ class Client:
         queries: query texts (embedded with the collection's pooling), or query vectors as a
             numpy array ``(n, d)``; a single text or a ``(d,)`` vector is one query, and the
             result is then a list holding one list of hits.
+        ids: instead of queries, stored documents ("more like this"): each id's stored vector
+            is one query (with a rerank, its stored text), and no hit is any of the ids.
+            Unknown ids raise NotFoundError.
         filter: metadata equality filter; a hit's metadata holds every key with an equal value
             (strings, numbers, booleans, null).
         min_score: drop hits whose score is lower.
@@ -474,6 +523,10 @@ class Client:
             ``tokens`` and ``alpha`` as in :meth:`compare`, and each of them implies rerank.
             Each hit then has ``score`` (MaxSim, or the hybrid score with alpha),
             ``sentence_score`` and ``maxsim_score``.
+        cross_encoder: rerank the top ``depth`` with the model's classification head instead
+            (query texts only; implies rerank): each (query, document text) pair is encoded
+            jointly, and ``score`` and ``relevance_score`` are the probability of
+            ``info().model.head.relevance_label``.
         ef_search, nprobe: override an HNSW / IVF collection's search parameters for this call.
 
         An inner list is shorter than ``k`` when fewer documents match.
@@ -481,19 +534,66 @@ class Client:
         request = pb.SearchRequest(
             collection=collection, k=k, filter=dict_to_struct(filter), truncate=truncate
         )
-        if rerank or depth or any(o is not None for o in (direction, tokens, alpha)):
+        options = (direction, tokens, alpha)
+        if rerank or cross_encoder or depth or any(o is not None for o in options):
             maxsim = maxsim_options(direction, tokens, alpha)
-            request.rerank.CopyFrom(rerank_to_wire(RerankOptions(depth, maxsim)))
+            request.rerank.CopyFrom(rerank_to_wire(RerankOptions(depth, maxsim, cross_encoder)))
         if ef_search is not None or nprobe is not None:
             request.params.CopyFrom(search_params_to_wire(SearchParams(ef_search, nprobe)))
-        if isinstance(queries, np.ndarray):
-            queries_to_wire(query_vectors(queries), request)
-        else:
-            queries_to_wire(as_batch(queries, "queries"), request)
+        queries_to_wire(search_queries(queries, ids), request)
         if min_score is not None:
             request.min_score = min_score
         response = self._call(self._stub.Search, request)
         return hits_from_wire(response.results)
+
+    def mine_pairs(
+        self,
+        collection: str,
+        target: str | None = None,
+        *,
+        top_m: int = 0,
+        min_score: float | None = None,
+        filter: Mapping[str, Any] | None = None,
+        maxsim: bool = False,
+        direction: MaxSimDirection | str | None = None,
+        tokens: TokenSelection | str | None = None,
+        alpha: float | None = None,
+        chunk_size: int = 0,
+        stream_timeout: float | None = None,
+    ) -> MinedPairs:
+        """Pairs of similar documents, from the stored vectors (nothing is re-encoded).
+
+        Without ``target``, paraphrase mining: each unordered pair of ``collection`` once,
+        under the first of its two documents (in id order) that has the other among its
+        ``top_m``. With ``target``, pairing: each document of ``collection`` with its
+        ``top_m`` best matches in ``target`` (same model and pooling).
+
+        top_m: neighbours looked at per document (0: 10; at most the server's max_k).
+        min_score: keep pairs scoring at least this, in [-1, 1].
+        filter: metadata equality filter on every document taking part, both sides.
+        maxsim: rescore each pair by MaxSim (``direction``, ``tokens`` and ``alpha`` as in
+            :meth:`compare`, each implying maxsim); ``score`` is then the MaxSim (or hybrid)
+            score, ``sentence_score`` the cosine.
+        chunk_size: pairs per message (0: the server's default, 256).
+        stream_timeout: seconds the whole run may take; None (the default) sets no deadline,
+            as a large collection takes longer than one call's ``timeout``: each message
+            carries progress instead.
+
+        Returns a :class:`MinedPairs` (iterate it for ``ScoredPair`` objects, in order by
+        ``a``, then descending score, then ``b``); the run starts when the first is taken.
+        """
+        request = pb.MinePairsRequest(
+            collection=collection, target=target or "", top_m=top_m, chunk_size=chunk_size
+        )
+        if filter is not None:
+            request.filter.CopyFrom(dict_to_struct(filter))
+        if min_score is not None:
+            request.min_score = min_score
+        if maxsim or any(option is not None for option in (direction, tokens, alpha)):
+            request.maxsim.CopyFrom(maxsim_to_wire(maxsim_options(direction, tokens, alpha)))
+        return MinedPairs(
+            lambda: self._stub.MinePairs(request, timeout=stream_timeout), self.address
+        )
 
     def rerank(
         self,
@@ -524,7 +624,7 @@ class Client:
 
 
 def _fill_inputs(
-    request: pb.EncodeRequest | pb.EncodeTokensRequest,
+    request: pb.EncodeRequest | pb.EncodeTokensRequest | pb.ClassifyRequest,
     texts: str | Sequence[str] | None,
     pairs: Sequence[tuple[str, str]] | None,
 ) -> None:
@@ -546,6 +646,12 @@ def _server_info(response: pb.InfoResponse) -> ServerInfo:
         version=response.version,
         store=response.store or "faiss",
     )
+
+
+def _pooling_or_unset(pooling: Pooling | str | None) -> pb.Pooling.ValueType:
+    """None stays unset on the wire: the server then uses the collection's pooling, if the
+    request names one, else pooler."""
+    return pb.POOLING_UNSPECIFIED if pooling is None else pooling_to_wire(parse_pooling(pooling))
 
 
 def _scores_or_none(values: Sequence[float]) -> FloatArray | None:

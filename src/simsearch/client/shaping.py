@@ -16,11 +16,14 @@ import numpy.typing as npt
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.types import (
+    Calibration,
+    CalibrationKind,
     Document,
     FloatArray,
     MaxSimDirection,
     MaxSimOptions,
     Pooling,
+    StoredIds,
     TokenSelection,
 )
 
@@ -30,8 +33,10 @@ __all__ = [
     "document_from_mapping",
     "json_kind",
     "maxsim_options",
+    "parse_calibration",
     "parse_pooling",
     "query_vectors",
+    "search_queries",
     "text_pairs",
 ]
 
@@ -45,6 +50,27 @@ def parse_pooling(value: Pooling | str) -> Pooling:
     except ValueError:
         choices = ", ".join(repr(p.value) for p in Pooling)
         raise InvalidArgumentError(f"unknown pooling {value!r}; use one of {choices}") from None
+
+
+def parse_calibration(
+    value: Calibration | CalibrationKind | str | None, dimensions: int = 0
+) -> Calibration:
+    """``Calibration`` from itself, or from its kind (or the kind's value: "none", "center",
+    "whiten"; any case) and ``dimensions``; None is none."""
+    if isinstance(value, Calibration):
+        if dimensions:
+            raise InvalidArgumentError(
+                "give calibration_dimensions inside the Calibration, not beside it"
+            )
+        return value
+    if value is None:
+        return Calibration(CalibrationKind.NONE, dimensions)
+    try:
+        kind = CalibrationKind(value.strip().lower() if isinstance(value, str) else value)
+    except ValueError:
+        choices = ", ".join(repr(k.value) for k in CalibrationKind)
+        raise InvalidArgumentError(f"unknown calibration {value!r}; use one of {choices}") from None
+    return Calibration(kind, dimensions)
 
 
 def maxsim_options(
@@ -100,6 +126,22 @@ def query_vectors(queries: npt.ArrayLike) -> FloatArray:
             f"query vectors must have shape (d,) or (n, d), got {list(vectors.shape)}"
         )
     return vectors
+
+
+def search_queries(
+    queries: str | Sequence[str] | npt.ArrayLike | None, ids: str | Sequence[str] | None
+) -> Sequence[str] | FloatArray | StoredIds:
+    """A search's queries: texts, vectors (a numpy array, see :func:`query_vectors`) or
+    stored ids; exactly one of ``queries`` and ``ids``."""
+    if queries is not None and ids is not None:
+        raise InvalidArgumentError("give either queries (texts or vectors) or ids, not both")
+    if queries is None and ids is None:
+        raise InvalidArgumentError("give queries (texts or vectors) or ids")
+    if ids is not None:
+        return StoredIds(tuple(as_batch(ids, "ids")))
+    if isinstance(queries, np.ndarray):
+        return query_vectors(queries)
+    return as_batch(queries, "queries")  # type: ignore[arg-type]
 
 
 def document_from_mapping(value: Document | Mapping[str, Any]) -> Document:

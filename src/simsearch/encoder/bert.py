@@ -13,6 +13,11 @@ float32 weights as loaded, so collections built under one of them open under the
 (their vectors agree to a cosine of 0.9999). int8 moves vectors much more (torch dynamic int8:
 cosine down to ~0.75 on some inputs), so each int8 variant has a fingerprint of its own and a
 collection built in float32 is refused under int8, and vice versa.
+
+A checkpoint with a sequence-classification head (``encoder.classifier_head``) also classifies:
+the head runs in numpy on the raw pooler output of the same forward pass the encoder makes for
+``Pooling.POOLER``, on either engine. Its weights are part of the fingerprint (a model without
+a head keeps the fingerprint it always had).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from simsearch.callers import CallerGone, caller_gone
+from simsearch.encoder.classifier_head import HeadWeights
 from simsearch.encoder.engines import EngineOptions, start_engine
 from simsearch.encoder.fingerprint import model_fingerprint
 from simsearch.encoder.jobs import Job
@@ -41,8 +47,9 @@ from simsearch.encoder.tokenization import (
     token_strings,
     tokenize,
 )
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import FailedPreconditionError, InvalidArgumentError
 from simsearch.types import (
+    Classifications,
     ModelInfo,
     Pooling,
     SentenceEmbeddings,
@@ -101,6 +108,7 @@ def load_encoder(
             max_queue_depth=max_queue_depth,
         ),
         on_batch=on_batch,
+        head=loaded.head,
     )
 
 
@@ -115,6 +123,8 @@ class BertEncoder:
     ``on_batch(rows, tokens)``, when given, is called by the batching thread after each forward
     pass with its texts and their real (non-padding) tokens: how the server's metrics see the
     model without the encoder knowing of them.
+    ``head``: the checkpoint's sequence-classification head (``load_encoder`` reads it), for
+    :meth:`classify`; it needs the pooler.
     Call :meth:`close` to stop the batching thread (also done when the encoder is collected).
     """
 
@@ -134,12 +144,14 @@ class BertEncoder:
         int8_calibration: Path | None = None,
         batching: SchedulerSettings | None = None,
         on_batch: BatchObserver | None = None,
+        head: HeadWeights | None = None,
     ) -> None:
         batching = batching or SchedulerSettings()
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("BertEncoder needs a fast tokenizer (for character offsets)")
         torch_device = resolve_device(device)
-        fingerprint = model_fingerprint(model.state_dict(), tokenizer.get_vocab())
+        weights = {**model.state_dict(), **(head.tensors() if head is not None else {})}
+        fingerprint = model_fingerprint(weights, tokenizer.get_vocab())
         model.eval()
         max_length = resolve_max_length(max_length, tokenizer, model.config)
         options = EngineOptions(engine, dtype, int8, threads, cache_dir, int8_calibration)
@@ -152,6 +164,7 @@ class BertEncoder:
             options=options,
         )
         self._has_pooler = setup.runner.has_pooler
+        self._head = head if self._has_pooler else None
         self._tokenizer = tokenizer
         self._info = ModelInfo(
             name=name,
@@ -164,6 +177,7 @@ class BertEncoder:
             threads=setup.threads,
             poolings=tuple(p for p in Pooling if p is not Pooling.POOLER or self._has_pooler),
             engine=setup.engine,
+            head=None if self._head is None else self._head.head,
         )
         self._scheduler = BatchScheduler(
             setup.runner,
@@ -267,6 +281,19 @@ class BertEncoder:
         return embeddings, token_embeddings(
             items, strings, result.hidden, self._tokenizer.unk_token_id
         )
+
+    def classify(
+        self, inputs: Sequence[TextInput], *, truncate: bool, gone: CallerGone | None = None
+    ) -> Classifications:
+        """The classification head's logits and probabilities, row i for ``inputs[i]`` (a
+        pair is encoded jointly). Truncation, queueing and ``gone`` as in :meth:`encode`;
+        ``FailedPreconditionError`` when the model has no head (``info.head`` is None)."""
+        if self._head is None:
+            raise FailedPreconditionError(
+                f"model {self._info.name!r} has no sequence-classification head"
+            )
+        pooled = self.encode(inputs, Pooling.POOLER, normalize=False, truncate=truncate, gone=gone)
+        return self._head.classify(pooled.embeddings, pooled.truncated)
 
     def _check_pooling(self, pooling: Pooling | str) -> Pooling:
         try:

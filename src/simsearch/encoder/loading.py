@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from simsearch.encoder.classifier_head import HeadWeights, head_from_config, read_head
+
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_MODEL_NAME",
@@ -52,11 +54,13 @@ class ModelSource:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A fast tokenizer and a base model in eval mode (on the CPU, as loaded)."""
+    """A fast tokenizer and a base model in eval mode (on the CPU, as loaded), and the
+    checkpoint's sequence-classification head when it has one (``encoder.classifier_head``)."""
 
     name: str
     tokenizer: Any
     model: Any
+    head: HeadWeights | None = None
 
 
 def resolve_model(model: str) -> ModelSource:
@@ -81,7 +85,12 @@ def _bundled_model_path() -> str:
 
 
 def load_pretrained(source: ModelSource, *, allow_download: bool) -> LoadedModel:
-    """Load the fast tokenizer and the base model; ``ModelLoadError`` says what was tried."""
+    """Load the fast tokenizer, the base model and its classification head if any;
+    ``ModelLoadError`` says what was tried.
+
+    A checkpoint saved with a head (``BertForSequenceClassification``) loads as its base model
+    here (transformers strips the ``bert.`` prefix; the pooler is part of the base), and the
+    head's two tensors are read from its files beside it."""
     from transformers import AutoModel
 
     tokenizer = load_tokenizer(source, allow_download=allow_download)
@@ -94,7 +103,20 @@ def load_pretrained(source: ModelSource, *, allow_download: bool) -> LoadedModel
         raise ModelLoadError(_load_failure(source, allow_download, exc)) from exc
     _drop_untrained_pooler(source, model, set(report.get("missing_keys", ())))
     model.eval()
-    return LoadedModel(source.name, tokenizer, model)
+    return LoadedModel(source.name, tokenizer, model, _head(source, model, allow_download))
+
+
+def _head(source: ModelSource, model: Any, allow_download: bool) -> HeadWeights | None:
+    """The checkpoint's classification head; None without one, or without the pooler it
+    reads (logged)."""
+    if getattr(model, "pooler", None) is None:
+        if head_from_config(model.config) is not None:
+            logger.warning(
+                "model %r has no trained pooler: its classifier head is off", source.name
+            )
+        return None
+    hidden = int(model.config.hidden_size)
+    return read_head(source.location, model.config, hidden=hidden, allow_download=allow_download)
 
 
 @contextmanager

@@ -94,6 +94,11 @@ class EncoderReplica:
             timeout_s,
         )
 
+    async def classify(
+        self, inputs: Sequence[TextInput], truncate: bool, timeout_s: float
+    ) -> Reply:
+        return await _run(lambda: self._encoder.classify(inputs, truncate=truncate), timeout_s)
+
 
 async def _run(call: Callable[[], T], timeout_s: float) -> Reply:
     """``call()`` in a worker thread, its caller gone once this coroutine is cancelled or

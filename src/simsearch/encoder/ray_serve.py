@@ -53,7 +53,14 @@ from simsearch.errors import (
     SimsearchError,
     UnavailableError,
 )
-from simsearch.types import ModelInfo, Pooling, SentenceEmbeddings, TextInput, TokenEmbeddings
+from simsearch.types import (
+    Classifications,
+    ModelInfo,
+    Pooling,
+    SentenceEmbeddings,
+    TextInput,
+    TokenEmbeddings,
+)
 
 __all__ = ["DeploymentShape", "RayEncoder", "app_name", "load_ray_encoder"]
 
@@ -236,6 +243,11 @@ class RayEncoder:
         result: tuple[SentenceEmbeddings, list[TokenEmbeddings]] = self._call(
             "encode_with_tokens", list(inputs), pooling, truncate
         )
+        return result
+
+    def classify(self, inputs: Sequence[TextInput], *, truncate: bool) -> Classifications:
+        """The replicas' classification head (their ``info.head``, the same on each)."""
+        result: Classifications = self._call("classify", list(inputs), truncate)
         return result
 
     def close(self) -> None:

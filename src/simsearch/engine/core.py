@@ -16,22 +16,30 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simsearch.engine import exporting, sizes
+from simsearch.engine import classifying, exporting, mining, sizes
 from simsearch.engine import validation as check
 from simsearch.engine.maxsim import align, combine, maxsim_many, token_vectors
 from simsearch.engine.ports import Catalog, Collection, Encoder, Filter
-from simsearch.engine.reranking import DEFAULT_DEPTH, candidate_tokens, rerank_hits
+from simsearch.engine.reranking import (
+    DEFAULT_DEPTH,
+    candidate_tokens,
+    cross_encoder_rerank,
+    rerank_hits,
+)
+from simsearch.engine.stored_queries import existing_documents, stored_queries
 from simsearch.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     SimsearchError,
     UnavailableError,
-    first_few,
     with_committed,
 )
 from simsearch.types import (
     Alignment,
+    Calibration,
+    CalibrationState,
+    Classifications,
     CollectionInfo,
     CollectionSpec,
     Document,
@@ -44,6 +52,7 @@ from simsearch.types import (
     RerankOptions,
     SearchParams,
     SentenceEmbeddings,
+    StoredIds,
     TextInput,
     TokenEmbeddings,
     TokenVectors,
@@ -85,6 +94,7 @@ _FEWER_HITS = "ask for fewer hits (a lower k)"
 # What a collection of another model refuses (``Engine._usable``).
 _NOT_SEARCHED = "its vectors cannot be searched or written with this model"
 _NOT_RETURNED = "its stored vectors are that model's, so they are not returned"
+_NOT_CALIBRATED = "its calibration, if any, was fitted on that model's vectors"
 
 
 @dataclass(frozen=True)
@@ -140,16 +150,28 @@ class Engine:
     def encode(
         self,
         inputs: Sequence[TextInput],
-        pooling: Pooling = Pooling.POOLER,
+        pooling: Pooling | None = None,
         *,
         normalize: bool = False,
         truncate: bool = False,
+        collection: str = "",
     ) -> SentenceEmbeddings:
+        """Sentence embeddings; ``pooling`` None means POOLER, or the collection's.
+
+        ``collection``: embed as that collection does (its pooling; another one is
+        InvalidArgumentError) and apply its calibration (``Collection.calibrated``): the
+        vectors are then normalised whatever ``normalize`` says, as the collection's are.
+        """
         check.check_text_batch("inputs", inputs, self.limits)
-        check.check_pooling(pooling, self.model)
+        target = self._usable(collection, _NOT_CALIBRATED) if collection else None
+        pooling = self._pooling_for(target, pooling)
         answer = sizes.encode_response(len(inputs), self.model.hidden_size, truncate=truncate)
         sizes.check_fits(answer, self.limits, "inputs", _SHORTER)
-        return self._encoder.encode(inputs, pooling, normalize=normalize, truncate=truncate)
+        normalize = normalize or target is not None
+        encoded = self._encoder.encode(inputs, pooling, normalize=normalize, truncate=truncate)
+        if target is None:
+            return encoded
+        return replace(encoded, embeddings=target.calibrated(encoded.embeddings))
 
     def encode_tokens(
         self, inputs: Sequence[TextInput], *, truncate: bool = False
@@ -168,12 +190,13 @@ class Engine:
     def compare(
         self,
         pairs: Sequence[tuple[str, str]],
-        pooling: Pooling = Pooling.POOLER,
+        pooling: Pooling | None = None,
         *,
         truncate: bool = False,
         maxsim: MaxSimOptions | None = None,
         alignments: bool = False,
         similarity_matrix: bool = False,
+        collection: str = "",
     ) -> PairScores:
         """Cosine of each pair's sentence embeddings and, on request, MaxSim (a is the query),
         the hybrid score (``maxsim.alpha`` set) and the token alignments.
@@ -181,9 +204,12 @@ class Engine:
         Each text is embedded on its own (not as a joint pair). ``similarity_matrix`` implies
         ``alignments``, which implies ``maxsim`` (with default options when not given). An
         answer too large for one message is refused before any model work (``sizes``).
+        ``pooling`` None means POOLER, or the collection's; ``collection``: the cosine is of
+        vectors calibrated as that collection's (see :meth:`encode`).
         """
         check.check_text_batch("pairs", pairs, self.limits)
-        check.check_pooling(pooling, self.model)
+        target = self._usable(collection, _NOT_CALIBRATED) if collection else None
+        pooling = self._pooling_for(target, pooling)
         alignments = alignments or similarity_matrix
         if alignments and maxsim is None:
             maxsim = MaxSimOptions()
@@ -210,7 +236,10 @@ class Engine:
             encoded, tokens = self._encoder.encode_with_tokens(
                 flat, pooling, truncate=truncate, admit=admit if alignments else None
             )
-        vectors = encoded.embeddings.reshape(len(pairs), 2, -1)
+        embeddings = encoded.embeddings
+        if target is not None:
+            embeddings = target.calibrated(embeddings)
+        vectors = embeddings.reshape(len(pairs), 2, -1)
         cosine = np.einsum("nd,nd->n", vectors[:, 0], vectors[:, 1]).astype(np.float32)
         truncated = tuple(sorted({i // 2 for i in encoded.truncated}))
         if maxsim is None:
@@ -233,6 +262,16 @@ class Engine:
         )
         return PairScores(cosine, truncated, late, hybrid, aligned)
 
+    def classify(self, inputs: Sequence[TextInput], *, truncate: bool = False) -> Classifications:
+        """The model's sequence-classification head on texts, or on pairs encoded jointly:
+        labels, probabilities and logits (``classifying``; FailedPreconditionError without a
+        head). An answer too large for one message is refused before any model work."""
+        check.check_text_batch("inputs", inputs, self.limits)
+        head = classifying.require_head(self.model)
+        answer = sizes.classify_response(len(inputs), head.labels, truncate=truncate)
+        sizes.check_fits(answer, self.limits, "inputs", _SHORTER)
+        return self._encoder.classify(inputs, truncate=truncate)
+
     # -- collections ----------------------------------------------------------------------
 
     def create_collection(
@@ -242,10 +281,14 @@ class Engine:
         index: str = "",
         *,
         store_tokens: bool = False,
+        calibration: Calibration | None = None,
     ) -> CollectionInfo:
+        """``calibration``: none by default (docs/calibration.md)."""
         check.check_collection_name(name)
         model = self._encoder.info
         check.check_pooling(pooling, model)
+        calibration = calibration or Calibration()
+        check.check_calibration(calibration, model.hidden_size)
         spec = CollectionSpec(
             name=name,
             pooling=pooling,
@@ -254,8 +297,17 @@ class Engine:
             model_name=model.name,
             model_fingerprint=model.fingerprint,
             store_tokens=store_tokens,
+            calibration=calibration,
         )
         return self._describe(self._catalog.create(spec))
+
+    def calibrate(self, name: str) -> CollectionInfo:
+        """Refit the collection's calibration on its documents now and rebuild its index;
+        FailedPreconditionError for calibration none, fewer than 2 documents, or a collection
+        of another model. Returns its description with the new fit."""
+        target = self._usable(name, _NOT_CALIBRATED)
+        target.calibrate()
+        return self._describe(target)
 
     def describe_collection(self, name: str) -> CollectionInfo:
         """The collection's spec and count; for one that could not be opened, what is known of
@@ -286,7 +338,11 @@ class Engine:
             broken = self._catalog.unavailable(name)
             if broken is None:  # the catalog is closed, not the collection unusable
                 raise
-            return replace(broken, compatible=self._compatible(broken.spec))
+            return replace(
+                broken,
+                compatible=self._compatible(broken.spec),
+                calibration=CalibrationState(broken.spec.calibration),
+            )
 
     def _describe(self, collection: Collection) -> CollectionInfo:
         return CollectionInfo(
@@ -294,7 +350,24 @@ class Engine:
             count=collection.count(),
             created_at=collection.created_at,
             compatible=self._compatible(collection.spec),
+            calibration=collection.calibration_state(),
         )
+
+    def _pooling_for(self, target: Collection | None, pooling: Pooling | None) -> Pooling:
+        """The pooling to embed with: as asked (POOLER when not), or the collection's, which
+        another pooling contradicts (InvalidArgumentError)."""
+        if target is None:
+            pooling = pooling or Pooling.POOLER
+        elif pooling is None:
+            pooling = target.spec.pooling
+        elif pooling != target.spec.pooling:
+            raise InvalidArgumentError(
+                f"collection {target.spec.name!r} embeds with pooling "
+                f"{target.spec.pooling.value}, not {pooling.value}: leave pooling unspecified "
+                "or ask for the collection's"
+            )
+        check.check_pooling(pooling, self.model)
+        return pooling
 
     def _compatible(self, spec: CollectionSpec) -> bool:
         return spec.model_fingerprint == self._encoder.info.fingerprint
@@ -394,13 +467,7 @@ class Engine:
     @staticmethod
     def _existing(target: Collection, ids: Sequence[str]) -> list[Document]:
         """The documents of already checked ids; NotFoundError names any unknown one."""
-        found = target.get(ids)
-        missing = [doc_id for doc_id, doc in zip(ids, found, strict=True) if doc is None]
-        if missing:
-            raise NotFoundError(
-                f"collection {target.spec.name!r} has no documents with ids {first_few(missing)}"
-            )
-        return [doc for doc in found if doc is not None]
+        return existing_documents(target, ids)
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> FloatArray:
         target = self._usable(collection, _NOT_RETURNED)
@@ -426,10 +493,62 @@ class Engine:
             target, after_id, exporting.chunk_size(chunk_size, self.limits), self.limits
         )
 
+    def mine_pairs(
+        self,
+        collection: str,
+        target: str = "",
+        *,
+        top_m: int = 0,
+        min_score: float | None = None,
+        filter: Filter | None = None,
+        maxsim: MaxSimOptions | None = None,
+        chunk_size: int = 0,
+    ) -> Iterator[mining.PairChunk]:
+        """Pairs of similar documents from the stored vectors (``mining``): within
+        ``collection`` (no ``target``: each unordered pair once) or from it to ``target``.
+
+        top_m: neighbours per document, 1..max_k (0: 10). min_score: in [-1, 1], on the final
+        score. maxsim: rescore each pair by MaxSim (the hybrid score with its alpha).
+        chunk_size: pairs per chunk (0: 256, at most max_batch). The request is checked here,
+        before any chunk; pages are read and searched as the chunks are taken.
+        """
+        source = self._usable(collection)
+        searched = self._usable(target) if target else source
+        if target:
+            self._check_pairable(source, searched)
+        top_m = top_m or mining.DEFAULT_TOP_M
+        check.check_top_m(top_m, self.limits)
+        check.check_min_score(min_score, bounded=True)
+        check.check_filter(filter, self.limits)
+        if maxsim is not None:
+            check.check_maxsim(maxsim)
+        check.check_chunk_size(chunk_size, self.limits, "pairs")
+        plan = mining.MiningPlan(
+            within=not target,
+            top_m=top_m,
+            chunk_size=exporting.chunk_size(chunk_size, self.limits),
+            min_score=min_score,
+            filter=filter or None,
+            maxsim=maxsim,
+        )
+        return mining.mine(source, searched, plan, self.limits, self._encoder)
+
+    @staticmethod
+    def _check_pairable(source: Collection, target: Collection) -> None:
+        """Pairing compares vectors of the same kind: the same pooling and dimension."""
+        a, b = source.spec, target.spec
+        if (a.pooling, a.dimension) != (b.pooling, b.dimension):
+            raise FailedPreconditionError(
+                f"collection {a.name!r} (pooling {a.pooling.value}, dimension {a.dimension}) "
+                f"and collection {b.name!r} (pooling {b.pooling.value}, dimension "
+                f"{b.dimension}) hold different kinds of vectors: pair collections of the "
+                "same pooling"
+            )
+
     def search(
         self,
         collection: str,
-        queries: Sequence[str] | FloatArray,
+        queries: Sequence[str] | FloatArray | StoredIds,
         k: int,
         *,
         filter: Filter | None = None,
@@ -438,9 +557,12 @@ class Engine:
         rerank: RerankOptions | None = None,
         params: SearchParams | None = None,
     ) -> SearchResults:
-        """Top-k hits per query text (embedded with the collection's pooling) or query vector.
+        """Top-k hits per query text (embedded with the collection's pooling), query vector,
+        or stored document (``StoredIds``: its stored vector, or its text for a rerank; no hit
+        is any of the ids, see ``stored_queries``).
 
-        ``rerank``: take the top ``depth`` by sentence embedding and reorder them by MaxSim
+        ``rerank``: take the top ``depth`` by sentence embedding and reorder them by MaxSim,
+        or with ``cross_encoder`` by the classification head over each (query, document) pair
         (query texts only). ``min_score`` applies to the final score. Hits too large for one
         message are refused (``sizes``), before the rerank's model work where there is one.
         """
@@ -449,11 +571,18 @@ class Engine:
         check.check_filter(filter, self.limits)
         check.check_min_score(min_score)
         check.check_search_params(params, k)
+        if isinstance(queries, StoredIds):
+            target, queries = stored_queries(target, queries, self.limits, texts=bool(rerank))
+            truncate = True  # stored texts were cut to fit the model when upserted
         if rerank is None:
             vectors, truncated = self._query_vectors(target, queries, truncate)
             hits = target.search(vectors, k, filter, params)
+        elif rerank.cross_encoder:
+            hits, truncated = self._cross_encoder_search(
+                target, queries, k, rerank, filter, params, truncate
+            )
         else:
-            depth = rerank.depth or max(k, min(DEFAULT_DEPTH, self.limits.max_rerank_depth))
+            depth = self._rerank_depth(rerank, k)
             check.check_rerank(rerank, depth, k, self.limits)
             if isinstance(queries, np.ndarray):
                 raise InvalidArgumentError(
@@ -478,6 +607,38 @@ class Engine:
             answer = sizes.search_response(hits, truncated)
             sizes.check_fits(answer, self.limits, "queries", _FEWER_HITS)
         return SearchResults(hits=hits, truncated=truncated)
+
+    def _rerank_depth(self, rerank: RerankOptions, k: int) -> int:
+        """Candidates to rerank: the request's depth, else max(k, 50) within the limit."""
+        return rerank.depth or max(k, min(DEFAULT_DEPTH, self.limits.max_rerank_depth))
+
+    def _cross_encoder_search(
+        self,
+        target: Collection,
+        queries: Sequence[str] | FloatArray,
+        k: int,
+        rerank: RerankOptions,
+        filter: Filter | None,
+        params: SearchParams | None,
+        truncate: bool,
+    ) -> tuple[list[list[Hit]], tuple[int, ...]]:
+        """The top ``depth`` by sentence embedding, reranked by the classification head over
+        each (query, document text) pair (``reranking.cross_encoder_rerank``), cut to k."""
+        depth = self._rerank_depth(rerank, k)
+        check.check_rerank(rerank, depth, k, self.limits)
+        if isinstance(queries, np.ndarray):
+            raise InvalidArgumentError(
+                "a cross-encoder rerank needs query texts: the classification head reads each "
+                "(query, document) pair encoded jointly"
+            )
+        check.check_text_batch("texts", queries, self.limits)
+        relevance = classifying.relevance_index(self.model)
+        vectors, truncated = self._query_vectors(target, queries, truncate)
+        candidates = target.search(vectors, depth, filter, params)
+        most = sizes.reranked_response(candidates, k, truncated)
+        sizes.check_fits(most, self.limits, "queries", _FEWER_HITS)
+        reranked = cross_encoder_rerank(self._encoder, list(queries), candidates, relevance)
+        return [row[:k] for row in reranked], truncated
 
     def rerank(
         self,
@@ -507,7 +668,8 @@ class Engine:
         ]
         most = sizes.reranked_response(unscored, None, range(len(queries)) if truncate else ())
         sizes.check_fits(most, self.limits, "queries", "send fewer ids")
-        stored_vectors = [target.get_embeddings(ids) for _, ids in queries]
+        # Sentence scores in the collection's (calibrated) space, as its searches score.
+        stored_vectors = [target.calibrated(target.get_embeddings(ids)) for _, ids in queries]
         encoded, tokens = self._encoder.encode_with_tokens(
             texts, target.spec.pooling, truncate=truncate
         )
@@ -517,7 +679,7 @@ class Engine:
                 for doc, score in zip(docs, vectors @ query, strict=True)
             ]
             for docs, vectors, query in zip(
-                documents, stored_vectors, encoded.embeddings, strict=True
+                documents, stored_vectors, target.calibrated(encoded.embeddings), strict=True
             )
         ]
         stored = candidate_tokens(self._encoder, target, rows)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from simsearch.types import (
+    CalibrationState,
+    Classifications,
     CollectionInfo,
     CollectionSpec,
     Document,
@@ -78,6 +80,13 @@ class Encoder(Protocol):
     ) -> tuple[SentenceEmbeddings, list[TokenEmbeddings]]:
         """Normalised sentence embeddings and token embeddings of the same inputs, in one pass
         through the model where the implementation can. ``admit`` as in encode_tokens."""
+        ...
+
+    def classify(self, inputs: Sequence[TextInput], *, truncate: bool) -> Classifications:
+        """The model's sequence-classification head (``info.head``) on each input's pooler
+        output, a pair encoded jointly: logits and probabilities ``(n, labels) float32``.
+        Same truncation rule as encode; ``FailedPreconditionError`` when ``info.head`` is
+        None."""
         ...
 
     def close(self) -> None:
@@ -156,6 +165,23 @@ class Collection(Protocol):
 
     def checkpoint(self) -> None:
         """Write the vector index snapshot now (it is rebuilt from the store if lost)."""
+        ...
+
+    def calibration_state(self) -> CalibrationState:
+        """The collection's calibration, its auto-fit threshold and its current fit."""
+        ...
+
+    def calibrate(self) -> None:
+        """Refit the calibration on the stored vectors now and rebuild the index from them;
+        returns once the fit is committed. FailedPreconditionError for calibration none or
+        too few documents."""
+        ...
+
+    def calibrated(self, vectors: FloatArray) -> FloatArray:
+        """Normalised vectors ``(n, d) float32`` (of this collection's model and pooling) as
+        the collection scores them: calibrated and normalised, ``(n, k)``, once fitted; the
+        same vectors when the calibration is none or not fitted yet. ``search`` takes raw
+        vectors and applies this itself; ``get_embeddings`` returns raw (stored) vectors."""
         ...
 
     def close(self) -> None:

@@ -1,8 +1,14 @@
-"""Reorder candidate hits by MaxSim over token embeddings.
+"""Reorder candidate hits by MaxSim over token embeddings, or with the model's
+classification head as a cross-encoder.
 
-A candidate's token vectors come from the collection when it stores them (float16, no model
-work), else from encoding the candidates' stored texts now. Each hit keeps its sentence cosine
-and gains its MaxSim score; it is ranked by MaxSim, or by the hybrid score when alpha is set.
+MaxSim: a candidate's token vectors come from the collection when it stores them (float16, no
+model work), else from encoding the candidates' stored texts now. Each hit keeps its sentence
+cosine and gains its MaxSim score; it is ranked by MaxSim, or by the hybrid score when alpha
+is set.
+
+Cross-encoder: each (query, candidate text) pair is encoded jointly, as segments A and B, and
+the head's probability of its relevance label is the hit's score and ``relevance_score``: one
+forward pass per candidate, so it costs ``depth`` times a query's encoding.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from simsearch.engine.maxsim import combine, maxsim_many, token_vectors
 from simsearch.engine.ports import Collection, Encoder
 from simsearch.types import Hit, MaxSimOptions, TokenVectors
 
-__all__ = ["DEFAULT_DEPTH", "candidate_tokens", "rerank_hits"]
+__all__ = ["DEFAULT_DEPTH", "candidate_tokens", "cross_encoder_rerank", "rerank_hits"]
 
 DEFAULT_DEPTH = 50
 
@@ -58,3 +64,28 @@ def rerank_hits(
         )
         for i in order
     ]
+
+
+def cross_encoder_rerank(
+    encoder: Encoder, queries: Sequence[str], candidates: Sequence[Sequence[Hit]], relevance: int
+) -> list[list[Hit]]:
+    """Each query's candidates ranked by the head's probability of label ``relevance`` for
+    the pair (query, candidate text), best first, ties by id; ``sentence_score`` kept.
+
+    All pairs go to the encoder in one call. Stored texts may have been cut to fit the model
+    alone; a pair is cut to fit (``longest_first``) the same way."""
+    pairs = [
+        (query, hit.text) for query, row in zip(queries, candidates, strict=True) for hit in row
+    ]
+    if not pairs:
+        return [[] for _ in candidates]
+    scores = encoder.classify(pairs, truncate=True).probabilities[:, relevance]
+    reranked, start = [], 0
+    for row in candidates:
+        scored = [
+            replace(hit, score=float(p), sentence_score=hit.cosine, relevance_score=float(p))
+            for hit, p in zip(row, scores[start : start + len(row)], strict=True)
+        ]
+        reranked.append(sorted(scored, key=lambda hit: (-hit.score, hit.id)))
+        start += len(row)
+    return reranked

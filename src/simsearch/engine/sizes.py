@@ -25,16 +25,27 @@ import numpy.typing as npt
 
 from simsearch.engine.maxsim import selected, token_kinds
 from simsearch.errors import LimitExceededError
-from simsearch.types import Document, Hit, Limits, MaxSimOptions, TokenEmbeddings, TokenSelection
+from simsearch.types import (
+    Document,
+    Hit,
+    Limits,
+    MaxSimOptions,
+    ScoredPair,
+    TokenEmbeddings,
+    TokenSelection,
+)
 
 __all__ = [
+    "MINING_PROGRESS",
     "Estimate",
     "check_fits",
+    "classify_response",
     "compare_response",
     "encode_response",
     "exported_document",
     "hit_size",
     "reranked_response",
+    "scored_pair",
     "search_response",
     "tokens_response",
     "varint_size",
@@ -230,6 +241,15 @@ def _matches(counted: int, tokens: int, other: int) -> int:
     return counted * varint_size(max(other - 1, 0)) + (tokens - counted) * _NEGATIVE_VARINT
 
 
+def classify_response(count: int, labels: Sequence[str], *, truncate: bool) -> Estimate:
+    """``ClassifyResponse`` for ``count`` inputs of a head with ``labels``: per input the
+    label (the longest name counted), its id, and a probability and a logit per label."""
+    longest = max((_text(label) for label in labels), default=0)
+    result = _field(_field(longest) + 1 + varint_size(len(labels)) + 2 * _packed(4 * len(labels)))
+    total = count * result + (_truncated(range(count)) if truncate else 0)
+    return Estimate(total, [result + _index(i, truncate) for i in range(count)])
+
+
 # -- Search and Rerank ----------------------------------------------------------------------
 
 
@@ -244,7 +264,7 @@ def reranked_response(
 ) -> Estimate:
     """The most a ``SearchResponse`` or ``RerankResponse`` can take once ``candidates`` are
     reranked and cut to ``k`` (None: kept): per query, its k largest candidates, each with a
-    MaxSim score."""
+    MaxSim score (or a relevance score: the same size)."""
     largest = [
         sorted((hit_size(hit, maxsim=True) for hit in row), reverse=True)[:k] for row in candidates
     ]
@@ -264,6 +284,7 @@ def hit_size(hit: Hit, *, maxsim: bool | None = None) -> int:
         + _field(struct_size(hit.metadata or {}))
         + _FLOAT  # sentence_score
         + (_FLOAT if with_maxsim else 0)
+        + (_FLOAT if hit.relevance_score is not None else 0)
     )
 
 
@@ -272,6 +293,17 @@ def exported_document(doc: Document) -> int:
     text and metadata."""
     payload = _field(_text(doc.id)) + _field(_text(doc.text)) + _field(struct_size(doc.metadata))
     return _field(payload)
+
+
+# The progress fields of a ``MinePairsResponse`` (two int64, tag and ten bytes at most).
+MINING_PROGRESS = 2 * (1 + 10)
+
+
+def scored_pair(pair: ScoredPair) -> int:
+    """A ``ScoredPair`` as one element of ``MinePairsResponse.pairs``: tag, length, ids and
+    scores (counted as sent; a score of 0.0 is not)."""
+    payload = _field(_text(pair.a)) + _field(_text(pair.b)) + 2 * _FLOAT
+    return _field(payload + (_FLOAT if pair.maxsim_score is not None else 0))
 
 
 def struct_size(values: Mapping[str, Any]) -> int:

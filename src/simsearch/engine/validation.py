@@ -21,6 +21,8 @@ import numpy as np
 from simsearch.errors import InvalidArgumentError, LimitExceededError, quoted
 from simsearch.types import (
     COLLECTION_NAME_RULE,
+    Calibration,
+    CalibrationKind,
     Document,
     FloatArray,
     Limits,
@@ -37,6 +39,8 @@ from simsearch.types import (
 
 __all__ = [
     "check_batch",
+    "check_calibration",
+    "check_chunk_size",
     "check_collection_name",
     "check_documents",
     "check_export",
@@ -50,6 +54,7 @@ __all__ = [
     "check_rerank_ids",
     "check_search_params",
     "check_text_batch",
+    "check_top_m",
     "check_vectors",
 ]
 
@@ -73,6 +78,25 @@ def check_pooling(pooling: Pooling, model: ModelInfo) -> None:
         f"model {model.name!r} does not support pooling {name!r}{why}; "
         f"it supports {', '.join(p.value for p in model.poolings)}"
     )
+
+
+def check_calibration(calibration: Calibration, dimension: int) -> None:
+    """A known kind; ``dimensions`` 0 (all) or 1..``dimension``, and only with WHITEN."""
+    if not isinstance(calibration.kind, CalibrationKind):
+        raise InvalidArgumentError(
+            f"unknown calibration {quoted(str(calibration.kind))}: use none, center or whiten"
+        )
+    dimensions = calibration.dimensions
+    if dimensions and calibration.kind != CalibrationKind.WHITEN:
+        raise InvalidArgumentError(
+            f"calibration dimensions ({dimensions}) apply to whiten only, not to "
+            f"{calibration.kind.value}; leave it 0"
+        )
+    if not 0 <= dimensions <= dimension:
+        raise InvalidArgumentError(
+            f"calibration dimensions must be 0 (keep all) or 1..{dimension} (the model's "
+            f"dimension), got {dimensions}"
+        )
 
 
 def check_batch(field: str, size: int, limits: Limits) -> None:
@@ -165,6 +189,12 @@ def check_export(after_id: str, chunk_size: int, limits: Limits) -> None:
     chunk size: 0 (the default) up to ``limits.max_batch``."""
     if after_id:
         _check_id("after_id", after_id)
+    check_chunk_size(chunk_size, limits, "documents")
+
+
+def check_chunk_size(chunk_size: int, limits: Limits, unit: str) -> None:
+    """Items (``unit``) per message of a response stream: 0 (the default) up to
+    ``limits.max_batch``."""
     if chunk_size < 0:
         raise InvalidArgumentError(
             f"chunk_size must be positive (or 0 for the default), got {chunk_size}"
@@ -172,7 +202,7 @@ def check_export(after_id: str, chunk_size: int, limits: Limits) -> None:
     if chunk_size > limits.max_batch:
         raise LimitExceededError(
             f"chunk_size is {chunk_size}; the server sends at most {limits.max_batch} "
-            "documents per message (max_batch)"
+            f"{unit} per message (max_batch)"
         )
 
 
@@ -237,9 +267,20 @@ def check_k(k: int, limits: Limits) -> None:
         raise LimitExceededError(f"k is {k}; the server allows at most {limits.max_k}")
 
 
-def check_min_score(min_score: float | None) -> None:
+def check_min_score(min_score: float | None, *, bounded: bool = False) -> None:
+    """Not NaN; ``bounded``: also within [-1, 1], where every score of a pair lies."""
     if min_score is not None and math.isnan(min_score):
         raise InvalidArgumentError("min_score is NaN")
+    if bounded and min_score is not None and not -1.0 <= min_score <= 1.0:
+        raise InvalidArgumentError(f"min_score must lie in [-1, 1], got {min_score}")
+
+
+def check_top_m(top_m: int, limits: Limits) -> None:
+    """Neighbours per document: 1..max_k."""
+    if top_m <= 0:
+        raise InvalidArgumentError(f"top_m must be at least 1 (or 0 for the default), got {top_m}")
+    if top_m > limits.max_k:
+        raise LimitExceededError(f"top_m is {top_m}; the server allows at most {limits.max_k}")
 
 
 def check_vectors(vectors: FloatArray, dimension: int, limits: Limits) -> None:

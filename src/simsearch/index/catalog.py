@@ -43,8 +43,7 @@ from simsearch.errors import (
     SimsearchError,
     UnavailableError,
 )
-from simsearch.index.collection import STORE_FILE, FaissCollection
-from simsearch.index.kinds import IndexKind
+from simsearch.index.collection import STORE_FILE, FaissCollection, check_index
 from simsearch.index.permissions import make_private_directory
 from simsearch.index.snapshot import fsync_directory
 from simsearch.index.store import Store
@@ -99,7 +98,7 @@ class FaissCatalog:
         """Create and open. AlreadyExistsError if the name is taken; InvalidArgumentError
         (nothing on disk) if FAISS cannot build ``spec.index`` for ``spec.dimension``."""
         _check_name(spec.name)
-        IndexKind.parse(spec.index, spec.dimension)
+        check_index(spec)
         with self._locked():
             if spec.name in self._unavailable:
                 raise AlreadyExistsError(

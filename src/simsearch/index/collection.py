@@ -32,6 +32,18 @@ then add up to about five times its final size, not size²/checkpoint_every); th
 replay of at most a quarter of the collection after a crash. Training and compaction run in
 the writing call, under the lock.
 
+Calibration (``vector_calibration``, docs/calibration.md): the store keeps the raw vectors;
+the index holds them in the collection's ``VectorSpace``: raw until the collection is fitted,
+then calibrated by the committed fit (whitening with fewer dimensions makes the index that many
+dimensions). Everything that puts vectors into the index or scores against it goes through
+the space: upserts, queries (``search`` takes raw normalised vectors), rescoring and exact
+filtered search (``_stored_by_label``), replay, rebuilds and training (``recovery``). A fit is
+made by the write that brings a collection without one to ``fit_threshold`` documents (or by
+the open after a crash right after that write), and by :meth:`calibrate`: the fit is computed
+from every stored vector, committed to the store's meta in one transaction, then the index is
+rebuilt in the new space and snapshotted. A crash between those steps loses nothing: the
+snapshot names the fit it was built under, and one of another fit is rebuilt at the next open.
+
 Threads (see docs/search.md): a reader/writer lock (``locks``) per collection. Searches and
 reads share it, so they run at the same time, FAISS included; writes hold it alone, so a reader
 never sees half a write, and the index is never changed during a FAISS search (FAISS allows
@@ -78,8 +90,18 @@ from simsearch.index.locks import ReadWriteLock
 from simsearch.index.permissions import tighten_collection
 from simsearch.index.snapshot import Snapshot, remove_temporaries
 from simsearch.index.store import Change, Store
+from simsearch.index.vector_calibration import (
+    MIN_FIT,
+    CalibrationFit,
+    VectorSpace,
+    fit_calibration,
+    fit_threshold,
+    output_dimension,
+)
 from simsearch.index.vectors import VectorIndex
 from simsearch.types import (
+    CalibrationKind,
+    CalibrationState,
     CollectionSpec,
     Document,
     FloatArray,
@@ -89,7 +111,7 @@ from simsearch.types import (
     TokenVectors,
 )
 
-__all__ = ["EXACT_FILTER_LIMIT", "SNAPSHOT_FILE", "STORE_FILE", "FaissCollection"]
+__all__ = ["EXACT_FILTER_LIMIT", "SNAPSHOT_FILE", "STORE_FILE", "FaissCollection", "check_index"]
 
 STORE_FILE = "store.sqlite3"
 SNAPSHOT_FILE = "index.faiss"
@@ -121,11 +143,13 @@ class FaissCollection:
         directory: Path,
         store: Store,
         vectors: VectorIndex,
+        space: VectorSpace,
         *,
         checkpoint_every: int,
         concurrent: bool = True,
     ) -> None:
         self._directory = directory
+        self._space = space  # changes with self._kind and self._vectors, under the write lock
         self._name = directory.name
         self._store = store
         self._kind = vectors.kind
@@ -144,7 +168,7 @@ class FaissCollection:
     @staticmethod
     def initialise(directory: Path, spec: CollectionSpec, created_at: float, uid: str) -> None:
         """Create the store of a new, empty collection in the existing ``directory``."""
-        IndexKind.parse(spec.index, spec.dimension)
+        check_index(spec)
         Store.initialise(directory / STORE_FILE, spec, created_at, uid)
 
     @classmethod
@@ -158,13 +182,19 @@ class FaissCollection:
         tighten_collection(directory)  # files of older versions were 0644, before SQLite opens
         store = Store.open(directory / STORE_FILE, directory.name, timeout=busy_timeout)
         try:
-            kind = _kind(store.meta.spec)
-            vectors, ahead = recovery.load(store, kind, directory / SNAPSHOT_FILE)
+            space = VectorSpace(_committed_fit(store))
+            kind = _kind(store.meta.spec, space.dimension(store.meta.spec.dimension))
+            vectors, ahead = recovery.load(store, kind, directory / SNAPSHOT_FILE, space)
         except BaseException:
             store.close()
             raise
         collection = cls(
-            directory, store, vectors, checkpoint_every=checkpoint_every, concurrent=concurrent
+            directory,
+            store,
+            vectors,
+            space,
+            checkpoint_every=checkpoint_every,
+            concurrent=concurrent,
         )
         try:
             with collection._writing():
@@ -247,6 +277,42 @@ class FaissCollection:
             return np.zeros((0, self.spec.dimension), dtype=np.float32)
         return np.stack([found[doc_id] for doc_id in ids])
 
+    def calibration_state(self) -> CalibrationState:
+        """The calibration, its auto-fit threshold and the committed fit, if any."""
+        with self._reading():
+            fit = self._space.fit
+        calibration = self.spec.calibration
+        threshold = fit_threshold(calibration, self.spec.dimension)
+        if fit is None:
+            return CalibrationState(calibration, threshold)
+        return CalibrationState(calibration, threshold, True, fit.fitted_at, fit.fitted_on)
+
+    def calibrated(self, vectors: FloatArray) -> FloatArray:
+        """Normalised raw vectors ``(n, d) float32`` as the index holds them: calibrated and
+        normalised ``(n, k)`` when fitted, the same vectors otherwise."""
+        vectors = records.as_vectors(vectors, self.spec.dimension, "vectors")
+        with self._reading():
+            return self._space.apply(vectors)
+
+    def calibrate(self) -> None:
+        """Fit the calibration on every stored vector now, commit the fit, rebuild the index
+        in the new space and snapshot it. FailedPreconditionError for calibration none or
+        fewer than ``MIN_FIT`` documents."""
+        calibration = self.spec.calibration
+        if calibration.kind == CalibrationKind.NONE:
+            raise FailedPreconditionError(
+                f"collection {self._name!r} has calibration none: there is nothing to fit "
+                "(create a collection with calibration center or whiten)"
+            )
+        with self._writing():
+            count = self._vectors.count
+            if count < MIN_FIT:
+                raise FailedPreconditionError(
+                    f"collection {self._name!r} has {count} documents; a calibration is fitted "
+                    f"on at least {MIN_FIT}"
+                )
+            self._refit()
+
     def get_token_vectors(self, ids: Sequence[str]) -> list[TokenVectors]:
         """Stored token vectors in the order asked (ids may repeat), one query for all:
         ``(n_tokens, d) float16`` read-only vectors and ``(n_tokens,) uint8`` kinds.
@@ -288,7 +354,7 @@ class FaissCollection:
         if where is None and self._gatherer is not None and self._vectors.exact:
             return self._gatherer.submit(_Gathered(queries, k, params))
         with self._reading():
-            scores, labels = self._nearest(queries, k, where, params)
+            scores, labels = self._nearest(self._space.apply(queries), k, where, params)
             return self._hits(scores, labels)
 
     def checkpoint(self) -> None:
@@ -327,28 +393,84 @@ class FaissCollection:
             return
         if advanced:
             logger.warning("collection %r: a failed write was committed; rebuilding", self._name)
-            self._vectors = recovery.rebuild(self._store, self._kind)
+            self._vectors = recovery.rebuild(self._store, self._kind, self._space)
 
     def _apply(self, change: Change, vectors: FloatArray) -> None:
         try:
             self._vectors.remove(change.removed)
-            self._vectors.add(change.added, vectors)
+            self._vectors.add(change.added, self._space.apply(vectors))
         except Exception:
             logger.exception("collection %r: FAISS update failed; rebuilding", self._name)
-            self._vectors = recovery.rebuild(self._store, self._kind)
+            self._vectors = recovery.rebuild(self._store, self._kind, self._space)
         self._pending += len(change.added) + len(change.removed)
         self._maintain()
         if self._pending >= max(self._checkpoint_every, self._vectors.count // 4):
             self._checkpoint_quietly()
 
     def _maintain(self) -> None:
-        """Train a staging index that has enough vectors; compact one with many tombstones."""
+        """Fit a collection that reached its fit threshold; else train a staging index that
+        has enough vectors, or compact one with many tombstones."""
+        if self._due_for_fit():
+            self._fit_quietly()
+            return
         if self._vectors.ready_to_train:
-            self._vectors = recovery.train(self._store, self._vectors)
+            self._vectors = recovery.train(self._store, self._vectors, self._space)
         elif self._vectors.needs_compaction:
-            self._vectors = recovery.rebuild(self._store, self._kind)
+            self._vectors = recovery.rebuild(self._store, self._kind, self._space)
         else:
             return
+        self._checkpoint_quietly()
+
+    def _due_for_fit(self) -> bool:
+        threshold = fit_threshold(self.spec.calibration, self.spec.dimension)
+        return bool(threshold) and self._space.fit is None and self._vectors.count >= threshold
+
+    def _fit_quietly(self) -> None:
+        """The automatic fit: the write that triggered it is committed whatever happens here,
+        so a failure (storage, a damaged row) only logs; the next write or open tries again."""
+        try:
+            self._refit()
+        except SimsearchError as exc:
+            logger.warning(
+                "collection %r: the automatic calibration fit failed: %s", self._name, exc
+            )
+
+    def _refit(self) -> None:
+        """Fit on every stored vector, commit the fit, then rebuild the index in its space and
+        snapshot it (see the module docstring for why a crash in between loses nothing)."""
+        calibration = self.spec.calibration
+
+        def stored() -> Iterator[FloatArray]:
+            return (embeddings for _, embeddings in self._store.embeddings_since(0))
+
+        fit = fit_calibration(calibration, stored)
+        try:
+            self._store.save_fit(fit.to_json())
+        except UnavailableError:
+            self._follow_committed_fit()
+            raise
+        self._adopt(VectorSpace(fit))
+        logger.info(
+            "collection %r: calibration %s fitted on %d documents; index rebuilt",
+            self._name,
+            calibration.kind.value,
+            fit.fitted_on,
+        )
+
+    def _follow_committed_fit(self) -> None:
+        """After a failed fit commit: if it reached the disk anyway, follow the store."""
+        try:
+            committed = _committed_fit(self._store)
+        except UnavailableError:
+            return
+        if committed is not None and committed.checksum != self._space.fit_id:
+            self._adopt(VectorSpace(committed))
+
+    def _adopt(self, space: VectorSpace) -> None:
+        """Rebuild the index in ``space`` from the stored vectors, switch to it, snapshot."""
+        kind = _kind(self.spec, space.dimension(self.spec.dimension))
+        vectors = recovery.rebuild(self._store, kind, space)
+        self._space, self._kind, self._vectors = space, kind, vectors
         self._checkpoint_quietly()
 
     # -- search -----------------------------------------------------------------------------
@@ -363,6 +485,7 @@ class FaissCollection:
             queries = searches[0].queries  # a lone search: its own rows, not a copy
             if len(searches) > 1:
                 queries = np.concatenate([search.queries for search in searches])
+            queries = self._space.apply(queries)
             k = max(search.k for search in searches)
             scores, labels = self._search(queries, k, None, None, one_thread=len(searches) > 1)
             answers: list[list[list[Hit]] | Exception] = []
@@ -380,7 +503,8 @@ class FaissCollection:
         """The hits of one search (searched now unless ``found``), or its error."""
         try:
             if found is None:
-                found = self._search(search.queries, search.k, None, search.params)
+                queries = self._space.apply(search.queries)
+                found = self._search(queries, search.k, None, search.params)
             return self._hits(*found)
         except SimsearchError as exc:
             return exc
@@ -420,8 +544,10 @@ class FaissCollection:
         )
 
     def _stored_by_label(self, labels: IntArray) -> tuple[IntArray, FloatArray]:
+        """Stored vectors of ``labels`` in the index's space (for rescoring and exact search)."""
         with self._store_lock:
-            return self._store.embeddings_by_label(labels)
+            found, vectors = self._store.embeddings_by_label(labels)
+        return found, self._space.apply(vectors)
 
     def _hits(self, scores: FloatArray, labels: IntArray) -> list[list[Hit]]:
         with self._store_lock:
@@ -446,6 +572,7 @@ class FaissCollection:
             last_change=self._store.last_change,
             index_bytes=self._vectors.to_bytes(),
             tombstones=self._vectors.tombstones,
+            fit=self._space.fit_id,
         )
         try:
             snapshot.write(self._directory / SNAPSHOT_FILE)
@@ -499,13 +626,51 @@ class FaissCollection:
             raise UnavailableError(f"collection {self._name!r} is closed")
 
 
-def _kind(spec: CollectionSpec) -> IndexKind:
+def check_index(spec: CollectionSpec) -> None:
+    """InvalidArgumentError unless FAISS can build ``spec.index`` for the raw vectors and, when
+    the calibration changes the dimension, for the calibrated ones too."""
+    IndexKind.parse(spec.index, spec.dimension)
+    calibrated = output_dimension(spec.calibration, spec.dimension)
+    if calibrated != spec.dimension:
+        try:
+            IndexKind.parse(spec.index, calibrated)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(
+                f"calibration whiten keeping {calibrated} dimensions makes the index hold "
+                f"vectors of {calibrated} dimensions once fitted, and index {spec.index!r} "
+                f"cannot be built for them: {exc}"
+            ) from None
+
+
+def _kind(spec: CollectionSpec, dimension: int) -> IndexKind:
+    """The index kind for vectors of ``dimension`` (the raw one, or the calibrated one)."""
     try:
-        return IndexKind.parse(spec.index, spec.dimension)
+        return IndexKind.parse(spec.index, dimension)
     except InvalidArgumentError as exc:
         raise UnavailableError(
             f"collection {spec.name!r}: this FAISS cannot build its index: {exc}"
         ) from None
+
+
+def _committed_fit(store: Store) -> CalibrationFit | None:
+    """The store's calibration fit; UnavailableError if it is damaged or does not fit."""
+    text = store.fit()
+    if text is None:
+        return None
+    spec = store.meta.spec
+    try:
+        fit = CalibrationFit.from_json(text)
+    except ValueError as exc:
+        raise UnavailableError(
+            f"collection {spec.name!r}: {exc} in the store {store.path}"
+        ) from None
+    if fit.calibration != spec.calibration or fit.input_dimension != spec.dimension:
+        raise UnavailableError(
+            f"collection {spec.name!r}: the store's calibration fit is for {fit.calibration} "
+            f"at dimension {fit.input_dimension}, not the collection's {spec.calibration} at "
+            f"{spec.dimension}"
+        )
+    return fit
 
 
 def _remove_temporaries(path: Path) -> None:

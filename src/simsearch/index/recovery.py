@@ -7,6 +7,11 @@
   trained first when the kind needs it and there are enough vectors.
 - :func:`train`: replace an exact staging index by the kind's own, trained on up to
   ``TRAIN_SAMPLE`` stored vectors drawn at random, then filled with every stored vector.
+
+Each takes the collection's ``VectorSpace``: the store holds raw vectors, the index holds them
+calibrated by the committed fit (``vector_calibration``), so every vector read from the store
+on its way into the index (replay, rebuild, training sample) goes through ``space.apply``, and
+a snapshot built under another fit (its ``fit`` checksum) is rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from simsearch.errors import UnavailableError
 from simsearch.index.kinds import TRAIN_SAMPLE, IndexKind
 from simsearch.index.snapshot import Snapshot, SnapshotError, read_snapshot
 from simsearch.index.store import Store
+from simsearch.index.vector_calibration import VectorSpace
 from simsearch.index.vectors import STAGES, VectorIndex
 
 __all__ = ["TRAIN_SAMPLE", "load", "rebuild", "train"]
@@ -25,11 +31,11 @@ __all__ = ["TRAIN_SAMPLE", "load", "rebuild", "train"]
 logger = logging.getLogger(__name__)
 
 
-def load(store: Store, kind: IndexKind, path: Path) -> tuple[VectorIndex, bool]:
+def load(store: Store, kind: IndexKind, path: Path, space: VectorSpace) -> tuple[VectorIndex, bool]:
     """The index for ``store`` and whether it is ahead of its snapshot file (rebuilt, or store
     changes replayed): then the caller checkpoints it, so replays never pile up over crashes."""
     try:
-        vectors, last_change = _from_snapshot(store, kind, path)
+        vectors, last_change = _from_snapshot(store, kind, path, space)
         return vectors, last_change < store.last_change
     except SnapshotError as exc:
         if store.last_change:  # a new collection has no snapshot: nothing to warn about
@@ -41,41 +47,48 @@ def load(store: Store, kind: IndexKind, path: Path) -> tuple[VectorIndex, bool]:
                 exc,
                 store.count(),
             )
-    return rebuild(store, kind), True
+    return rebuild(store, kind, space), True
 
 
-def rebuild(store: Store, kind: IndexKind) -> VectorIndex:
-    """A new index holding every stored embedding; tombstones are gone."""
+def rebuild(store: Store, kind: IndexKind, space: VectorSpace) -> VectorIndex:
+    """A new index holding every stored embedding (in ``space``); tombstones are gone."""
     vectors = VectorIndex.empty(kind)
     if vectors.staging and store.count() >= vectors.train_size:
-        trained = _trained(store, kind)
+        trained = _trained(store, kind, space)
         if trained is not None:
-            return _filled(store, trained)
+            return _filled(store, trained, space)
         vectors.postpone_training(store.count())
-    return _filled(store, vectors)
+    return _filled(store, vectors, space)
 
 
-def train(store: Store, staging: VectorIndex) -> VectorIndex:
+def train(store: Store, staging: VectorIndex, space: VectorSpace) -> VectorIndex:
     """The kind's trained index with every stored vector, or ``staging`` itself (training
     postponed) if FAISS cannot train on the stored vectors."""
-    trained = _trained(store, staging.kind)
+    trained = _trained(store, staging.kind, space)
     if trained is None:
         staging.postpone_training(staging.count)
         return staging
-    return _filled(store, trained)
+    return _filled(store, trained, space)
 
 
-def replay(store: Store, vectors: VectorIndex, since: int) -> None:
+def replay(store: Store, vectors: VectorIndex, since: int, space: VectorSpace) -> None:
     """Apply the store's changes after ``since`` to an index that includes exactly ``since``."""
     vectors.remove(store.tombstones_since(since))
     for labels, embeddings in store.embeddings_since(since):
-        vectors.add(labels, embeddings)
+        vectors.add(labels, space.apply(embeddings))
 
 
-def _from_snapshot(store: Store, kind: IndexKind, path: Path) -> tuple[VectorIndex, int]:
+def _from_snapshot(
+    store: Store, kind: IndexKind, path: Path, space: VectorSpace
+) -> tuple[VectorIndex, int]:
     """The snapshot's index with the store's newer changes replayed, and its ``last_change``."""
     snapshot = read_snapshot(path)
     _check_belongs(snapshot, store, kind)
+    if snapshot.fit != space.fit_id:
+        raise SnapshotError(
+            f"it was built under calibration fit {snapshot.fit[:12] or 'none'!r}, the store's "
+            f"is {space.fit_id[:12] or 'none'!r}"
+        )
     try:
         vectors = VectorIndex.from_bytes(
             kind,
@@ -85,7 +98,7 @@ def _from_snapshot(store: Store, kind: IndexKind, path: Path) -> tuple[VectorInd
         )
     except (RuntimeError, ValueError) as exc:
         raise SnapshotError(f"FAISS cannot load its index: {exc}") from None
-    replay(store, vectors, snapshot.last_change)
+    replay(store, vectors, snapshot.last_change, space)
     if vectors.count != store.count():
         raise SnapshotError(f"after replay it has {vectors.count} vectors for {store.count()}")
     return vectors, snapshot.last_change
@@ -110,8 +123,8 @@ def _check_belongs(snapshot: Snapshot, store: Store, kind: IndexKind) -> None:
         raise SnapshotError(f"stage {snapshot.stage!r} does not fit index {kind.text!r}")
 
 
-def _trained(store: Store, kind: IndexKind) -> VectorIndex | None:
-    sample = store.sample_embeddings(TRAIN_SAMPLE)
+def _trained(store: Store, kind: IndexKind, space: VectorSpace) -> VectorIndex | None:
+    sample = space.apply(store.sample_embeddings(TRAIN_SAMPLE))
     try:
         return VectorIndex.trained(kind, sample)
     except RuntimeError as exc:
@@ -126,7 +139,7 @@ def _trained(store: Store, kind: IndexKind) -> VectorIndex | None:
         return None
 
 
-def _filled(store: Store, vectors: VectorIndex) -> VectorIndex:
+def _filled(store: Store, vectors: VectorIndex, space: VectorSpace) -> VectorIndex:
     for labels, embeddings in store.embeddings_since(0):
-        vectors.add(labels, embeddings)
+        vectors.add(labels, space.apply(embeddings))
     return vectors

@@ -8,7 +8,9 @@ Layout (little-endian)::
 
 The header holds the format version, the collection's uid, the dimension, the index kind, the
 stage (``"staging"`` or ``"native"``), ``last_change`` (the store change the index includes),
-and the sizes of the two payload parts. The checksum covers the header too, so a flipped bit
+``fit`` (the checksum of the calibration fit its vectors were calibrated with, ``""`` for raw
+vectors; absent in snapshots written before calibrations, which read as ``""``), and the sizes
+of the two payload parts. The checksum covers the header too, so a flipped bit
 anywhere is detected. Writing goes to a temporary file in the same directory, which is fsynced,
 renamed over the old file, and the directory fsynced: a reader sees the old or the new file.
 The temporary file is created 0600 (``permissions``), so the snapshot is private too.
@@ -64,6 +66,7 @@ class Snapshot:
     last_change: int
     index_bytes: npt.NDArray[np.uint8]
     tombstones: IntArray
+    fit: str = ""  # checksum of the calibration fit the vectors are in ("" : raw)
 
     def write(self, path: Path) -> None:
         """Atomically replace ``path`` with this snapshot (OSError if the disk refuses)."""
@@ -89,6 +92,7 @@ class Snapshot:
             "index": self.index,
             "stage": self.stage,
             "last_change": self.last_change,
+            "fit": self.fit,
             "index_bytes": int(self.index_bytes.size),
             "tombstones": int(tombstones.size),
         }
@@ -150,6 +154,7 @@ def _parse(header: dict[str, Any], body: memoryview, offset: int) -> Snapshot:
         last_change=_int(header, "last_change"),
         index_bytes=index_bytes,
         tombstones=tombstones.astype(np.int64),
+        fit=_str(header, "fit") if "fit" in header else "",
     )
 
 

@@ -2,7 +2,8 @@
 
 Tables::
 
-    meta(key, value)          schema, spec (JSON), created_at, uid, last_change
+    meta(key, value)          schema, spec (JSON), created_at, uid, last_change, and
+                              calibration_fit (JSON, ``vector_calibration``) once fitted
     docs(label INTEGER PRIMARY KEY AUTOINCREMENT, id UNIQUE, text, metadata JSON,
          embedding BLOB (d float32, little-endian), change, content_crc, vector_crc)
     tombstones(label, born, change)   labels deleted by change ``change``, inserted by ``born``
@@ -76,6 +77,7 @@ TOKEN_VECTOR = np.dtype("<f2")
 TOKEN_KIND = np.dtype("u1")
 _BATCH = 8192
 _EMBEDDING = np.dtype("<f4")
+_FIT_KEY = "calibration_fit"  # meta: the fitted calibration, absent until the first fit
 _SCHEMA_SQL = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE docs (
@@ -223,6 +225,20 @@ class Store:
             removed = self._unlink(ids, number)
         return Change(number, _no_labels(), removed)
 
+    def save_fit(self, fit: str) -> None:
+        """Replace the collection's calibration fit (JSON text, ``vector_calibration``) in one
+        committed transaction; ``last_change`` is unchanged (no document changed)."""
+        with _guard(self._name, "save the calibration fit", changed=False):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_FIT_KEY, fit)
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
     def prune_tombstones(self, through: int) -> None:
         """Forget tombstones of changes ``<= through`` (a snapshot includes them)."""
         with _guard(self._name, "prune tombstones"):
@@ -232,6 +248,11 @@ class Store:
 
     def count(self) -> int:
         return int(self._one("SELECT COUNT(*) FROM docs")[0])
+
+    def fit(self) -> str | None:
+        """The committed calibration fit (JSON text), None before the first fit."""
+        rows = self._all("SELECT value FROM meta WHERE key = ?", _FIT_KEY)
+        return str(rows[0][0]) if rows else None
 
     def resync(self) -> bool:
         """After a failed write, re-read ``last_change``; True if that write's COMMIT reached

@@ -106,8 +106,8 @@ class ConcurrencyLimit(SimSearchInterceptor):
         return limited
 
     def _limited_responses(self, behavior: Behavior) -> Behavior:
-        """A response stream (Export) holds a stream slot and a call slot until its last
-        message is sent; it takes them when grpc asks for its first message."""
+        """A response stream (Export, MinePairs) holds a stream slot and a call slot until its
+        last message is sent; it takes them when grpc asks for its first message."""
 
         def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             _take(self._stream_slots, context, self._streams_busy)

@@ -19,13 +19,17 @@ from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.v1 import simsearch_pb2_grpc
 from simsearch.wire import array_to_tensor, struct_to_dict
 from simsearch.wire.alignments import alignment_to_wire
+from simsearch.wire.calibration import calibration_from_wire
+from simsearch.wire.classification import classifications_to_wire
 from simsearch.wire.documents import document_from_wire, document_to_wire, hits_to_wire
 from simsearch.wire.embeddings import sentence_embeddings_to_wire, token_embeddings_to_wire
 from simsearch.wire.info import collection_to_wire, limits_to_wire, model_to_wire, poolings_to_wire
 from simsearch.wire.inputs import inputs_from_wire, pairs_from_wire, queries_from_wire
+from simsearch.wire.mining import mined_to_wire
 from simsearch.wire.options import (
     maxsim_from_wire,
     pooling_from_wire,
+    pooling_or_none_from_wire,
     rerank_from_wire,
     search_params_from_wire,
 )
@@ -58,9 +62,10 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
     def Encode(self, request: pb.EncodeRequest, context: Context) -> pb.EncodeResponse:
         result = self._engine.encode(
             inputs_from_wire(request.texts, request.pairs),
-            pooling_from_wire(request.pooling),
+            pooling_or_none_from_wire(request.pooling),
             normalize=request.normalize,
             truncate=request.truncate,
+            collection=request.collection,
         )
         return sentence_embeddings_to_wire(result)
 
@@ -74,14 +79,22 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
         return pb.EncodeTokensResponse(items=[token_embeddings_to_wire(item) for item in items])
 
     @rpc
+    def Classify(self, request: pb.ClassifyRequest, context: Context) -> pb.ClassifyResponse:
+        result = self._engine.classify(
+            inputs_from_wire(request.texts, request.pairs), truncate=request.truncate
+        )
+        return classifications_to_wire(result)
+
+    @rpc
     def Compare(self, request: pb.CompareRequest, context: Context) -> pb.CompareResponse:
         result = self._engine.compare(
             pairs_from_wire(request.pairs),
-            pooling_from_wire(request.pooling),
+            pooling_or_none_from_wire(request.pooling),
             truncate=request.truncate,
             maxsim=maxsim_from_wire(request.maxsim) if request.HasField("maxsim") else None,
             alignments=request.alignments,
             similarity_matrix=request.similarity_matrix,
+            collection=request.collection,
         )
         response = pb.CompareResponse(scores=result.cosine.tolist(), truncated=result.truncated)
         if result.maxsim is not None:
@@ -101,8 +114,14 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
             pooling_from_wire(request.pooling),
             request.index,
             store_tokens=request.store_tokens,
+            calibration=calibration_from_wire(request.calibration),
         )
         return pb.CreateCollectionResponse(collection=collection_to_wire(info))
+
+    @rpc
+    def Calibrate(self, request: pb.CalibrateRequest, context: Context) -> pb.CalibrateResponse:
+        info = self._engine.calibrate(request.name)
+        return pb.CalibrateResponse(collection=collection_to_wire(info))
 
     @rpc
     def DescribeCollection(
@@ -160,6 +179,24 @@ class SimSearchServicer(simsearch_pb2_grpc.SimSearchServicer):
         chunks = self._engine.export(request.collection, request.after_id, request.chunk_size)
         return (
             pb.ExportResponse(documents=[document_to_wire(doc) for doc in chunk])
+            for chunk in chunks
+        )
+
+    @rpc_stream
+    def MinePairs(
+        self, request: pb.MinePairsRequest, context: Context
+    ) -> Iterator[pb.MinePairsResponse]:
+        chunks = self._engine.mine_pairs(
+            request.collection,
+            request.target,
+            top_m=request.top_m,
+            min_score=request.min_score if request.HasField("min_score") else None,
+            filter=struct_to_dict(request.filter) if request.HasField("filter") else None,
+            maxsim=maxsim_from_wire(request.maxsim) if request.HasField("maxsim") else None,
+            chunk_size=request.chunk_size,
+        )
+        return (
+            mined_to_wire(chunk.pairs, chunk.documents_done, chunk.documents_total)
             for chunk in chunks
         )
 

@@ -40,6 +40,8 @@ def hit_to_wire(hit: Hit) -> pb.Hit:
     )
     if hit.maxsim_score is not None:
         wire.maxsim_score = hit.maxsim_score
+    if hit.relevance_score is not None:
+        wire.relevance_score = hit.relevance_score
     return wire
 
 
@@ -51,6 +53,7 @@ def hit_from_wire(message: pb.Hit) -> Hit:
         metadata=struct_to_dict(message.metadata),
         sentence_score=message.sentence_score,
         maxsim_score=message.maxsim_score if message.HasField("maxsim_score") else None,
+        relevance_score=message.relevance_score if message.HasField("relevance_score") else None,
     )
 
 

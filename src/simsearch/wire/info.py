@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 
 from simsearch.types import CollectionInfo, CollectionSpec, Limits, ModelInfo, Pooling
 from simsearch.v1 import simsearch_pb2 as pb
+from simsearch.wire.calibration import calibration_state_from_wire, calibration_state_to_wire
+from simsearch.wire.classification import head_from_wire, head_to_wire
 from simsearch.wire.options import pooling_from_wire, pooling_to_wire, poolings_from_wire
 
 __all__ = [
@@ -37,6 +39,7 @@ def model_to_wire(model: ModelInfo) -> pb.ModelInfo:
         engine=model.engine,
         encoder=model.encoder,
         replicas=model.replicas,
+        head=None if model.head is None else head_to_wire(model.head),
     )
 
 
@@ -60,6 +63,7 @@ def model_from_wire(message: pb.ModelInfo, poolings: Iterable[int]) -> ModelInfo
         encoder=message.encoder or "local",
         replicas=message.replicas or 1,
         poolings=poolings_from_wire(poolings),
+        head=head_from_wire(message.head) if message.HasField("head") else None,
     )
 
 
@@ -88,10 +92,12 @@ def collection_to_wire(info: CollectionInfo) -> pb.CollectionInfo:
         compatible=info.compatible,
         store_tokens=spec.store_tokens,
         unavailable=info.unavailable,
+        calibration=calibration_state_to_wire(info.calibration),
     )
 
 
 def collection_from_wire(message: pb.CollectionInfo) -> CollectionInfo:
+    calibration = calibration_state_from_wire(message.calibration)
     spec = CollectionSpec(
         name=message.name,
         pooling=pooling_from_wire(message.pooling),
@@ -100,6 +106,7 @@ def collection_from_wire(message: pb.CollectionInfo) -> CollectionInfo:
         model_name=message.model_name,
         model_fingerprint=message.model_fingerprint,
         store_tokens=message.store_tokens,
+        calibration=calibration.calibration,
     )
     return CollectionInfo(
         spec=spec,
@@ -107,4 +114,5 @@ def collection_from_wire(message: pb.CollectionInfo) -> CollectionInfo:
         created_at=message.created_at,
         compatible=message.compatible,
         unavailable=message.unavailable,
+        calibration=calibration,
     )

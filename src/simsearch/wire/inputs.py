@@ -1,4 +1,5 @@
-"""What a request asks to embed, on the wire: texts or text pairs, query texts or vectors.
+"""What a request asks to embed, on the wire: texts or text pairs; query texts, vectors or
+stored ids.
 
 Each request carries one kind of input; a message that sets two is refused here, as the wire
 allows it and nothing later could tell which was meant. Whether the inputs are valid (not empty,
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.types import FloatArray, TextInput
+from simsearch.types import FloatArray, StoredIds, TextInput
 from simsearch.v1 import simsearch_pb2 as pb
 from simsearch.wire.tensors import array_to_tensor, floats_from_wire
 
@@ -50,20 +51,38 @@ def inputs_from_wire(texts: Sequence[str], pairs: Sequence[pb.TextPair]) -> list
     return list(texts)
 
 
-def queries_to_wire(queries: Sequence[str] | FloatArray, request: pb.SearchRequest) -> None:
-    """Set the request's query texts, or its query vectors (an ``(n, d)`` array)."""
+def queries_to_wire(
+    queries: Sequence[str] | FloatArray | StoredIds, request: pb.SearchRequest
+) -> None:
+    """Set the request's query texts, its query vectors (an ``(n, d)`` array) or its ids."""
     if isinstance(queries, str):
         raise InvalidArgumentError("queries must be a list of texts, not one string")
-    if isinstance(queries, Sequence):
+    if isinstance(queries, StoredIds):
+        request.ids.extend(queries.ids)
+    elif isinstance(queries, Sequence):
         request.texts.extend(queries)
     else:
         request.vectors.CopyFrom(array_to_tensor(queries))
 
 
-def queries_from_wire(request: pb.SearchRequest) -> list[str] | FloatArray:
-    """Query texts or query vectors (float32; no copy when sent as float32): exactly one."""
+def queries_from_wire(request: pb.SearchRequest) -> list[str] | FloatArray | StoredIds:
+    """Query texts, query vectors (float32; no copy when sent as float32) or stored ids: at
+    most one kind (none is an empty batch of texts, which the engine refuses)."""
+    given = [
+        name
+        for name, present in (
+            ("texts", bool(request.texts)),
+            ("vectors", request.HasField("vectors")),
+            ("ids", bool(request.ids)),
+        )
+        if present
+    ]
+    if len(given) == 2:
+        raise InvalidArgumentError(f"give either {given[0]} or {given[1]}, not both")
+    if len(given) == 3:
+        raise InvalidArgumentError("give one of texts, vectors or ids, not all three")
     if request.HasField("vectors"):
-        if request.texts:
-            raise InvalidArgumentError("give either texts or vectors, not both")
         return floats_from_wire(request.vectors, "query vectors")
+    if request.ids:
+        return StoredIds(tuple(request.ids))
     return list(request.texts)

@@ -27,6 +27,7 @@ __all__ = [
     "maxsim_from_wire",
     "maxsim_to_wire",
     "pooling_from_wire",
+    "pooling_or_none_from_wire",
     "pooling_to_wire",
     "poolings_from_wire",
     "rerank_from_wire",
@@ -80,6 +81,12 @@ def pooling_from_wire(value: int) -> Pooling:
     )
 
 
+def pooling_or_none_from_wire(value: int) -> Pooling | None:
+    """As :func:`pooling_from_wire`, but UNSPECIFIED is None: the engine then picks (a
+    collection's pooling when the request names one, else POOLER)."""
+    return pooling_from_wire(value) if value else None
+
+
 def poolings_from_wire(values: Iterable[int]) -> tuple[Pooling, ...]:
     """The poolings a list names, leaving out values unknown here (a newer server's)."""
     return tuple(_FROM_POOLING[value] for value in values if value in _FROM_POOLING)
@@ -113,11 +120,19 @@ def maxsim_from_wire(message: pb.MaxSim) -> MaxSimOptions:
 
 
 def rerank_to_wire(options: RerankOptions) -> pb.Rerank:
-    return pb.Rerank(depth=options.depth, maxsim=maxsim_to_wire(options.maxsim))
+    return pb.Rerank(
+        depth=options.depth,
+        maxsim=maxsim_to_wire(options.maxsim),
+        cross_encoder=options.cross_encoder,
+    )
 
 
 def rerank_from_wire(message: pb.Rerank) -> RerankOptions:
-    return RerankOptions(depth=message.depth, maxsim=maxsim_from_wire(message.maxsim))
+    return RerankOptions(
+        depth=message.depth,
+        maxsim=maxsim_from_wire(message.maxsim),
+        cross_encoder=message.cross_encoder,
+    )
 
 
 def search_params_to_wire(params: SearchParams) -> pb.SearchParams:

@@ -48,7 +48,7 @@ from simsearch.index.milvus.failures import (
 from simsearch.index.milvus.kinds import MilvusKind
 from simsearch.index.milvus.names import simsearch_name, to_milvus
 from simsearch.index.milvus.schema import EMBEDDING, Record, collection_schema
-from simsearch.types import CollectionInfo, CollectionSpec, Pooling
+from simsearch.types import CalibrationKind, CollectionInfo, CollectionSpec, Pooling
 
 __all__ = ["CONSISTENCY", "DEFAULT_TIMEOUT_S", "MilvusCatalog", "is_lite"]
 
@@ -107,7 +107,7 @@ class MilvusCatalog:
     def create(self, spec: CollectionSpec) -> MilvusCollection:
         """Create, index and load. AlreadyExistsError if the name is taken; InvalidArgumentError
         for an index kind or dimension Milvus cannot take; FailedPreconditionError for
-        ``store_tokens`` (the message says why)."""
+        ``store_tokens`` or a calibration other than none (the message says why)."""
         milvus_name = _milvus_name(spec.name)
         if spec.store_tokens:
             raise FailedPreconditionError(
@@ -116,6 +116,14 @@ class MilvusCatalog:
                 "of MiniLM) fits neither a VARCHAR/JSON field (64 KB) nor a vector field (one "
                 "vector per row); create it without store_tokens, and MaxSim reranking encodes "
                 "the candidates when asked"
+            )
+        if spec.calibration.kind != CalibrationKind.NONE:
+            raise FailedPreconditionError(
+                f"collection {spec.name!r}: calibration {spec.calibration.kind.value} is not "
+                "available on Milvus: a calibrated collection keeps the raw vectors as the "
+                "truth and its index holds them calibrated, rebuilt from the raw ones at each "
+                "refit, but Milvus holds the one copy of the vectors that it indexes itself; "
+                "create it with calibration none (docs/calibration.md)"
             )
         limits.check_dimension(spec.dimension)
         kind = MilvusKind.parse(spec.index, spec.dimension, lite=self._lite)

@@ -55,6 +55,7 @@ from simsearch.index.milvus.failures import NOT_LOADED, code_of, milvus_call
 from simsearch.index.milvus.kinds import MilvusKind
 from simsearch.index.milvus.schema import EMBEDDING, ID, METADATA, SEQ, TEXT, Record
 from simsearch.types import (
+    CalibrationState,
     CollectionSpec,
     Document,
     FloatArray,
@@ -259,6 +260,20 @@ class MilvusCollection:
         if not ids:
             return np.zeros((0, self.spec.dimension), dtype=np.float32)
         return np.stack([np.asarray(found[doc_id][EMBEDDING], dtype=np.float32) for doc_id in ids])
+
+    def calibration_state(self) -> CalibrationState:
+        """Always none: Milvus collections have no calibration (the catalog refuses one)."""
+        return CalibrationState()
+
+    def calibrated(self, vectors: FloatArray) -> FloatArray:
+        """The vectors themselves: a Milvus collection searches raw vectors."""
+        return records.as_vectors(vectors, self.spec.dimension, "vectors")
+
+    def calibrate(self) -> None:
+        raise FailedPreconditionError(
+            f"collection {self._name!r} has calibration none (Milvus collections always do): "
+            "there is nothing to fit"
+        )
 
     def get_token_vectors(self, ids: Sequence[str]) -> list[TokenVectors]:
         raise FailedPreconditionError(
