@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 
 from simsearch.engine import mining, sizes
-from simsearch.engine.mining import BAND, Cutoffs, MiningPlan, matches
+from simsearch.engine.mining import BAND, Cutoffs, MiningPlan
 from simsearch.engine.ports import Collection
 from simsearch.errors import LimitExceededError
 from simsearch.index import FaissCatalog
-from simsearch.index.filters import matches as store_matches
 from simsearch.types import Document, FloatArray, Hit, Limits, ScoredPair
 from simsearch.wire.mining import mined_to_wire, scored_pair_to_wire
 from unit.fake_encoder import FakeEncoder
@@ -254,25 +253,6 @@ def test_cutoffs_decide_from_the_boundary() -> None:
 
 
 # -- filters and message sizes -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("metadata", "filter"),
-    [
-        ({"a": 1}, {"a": 1.0}),
-        ({"a": True}, {"a": 1}),
-        ({"a": 1}, {"a": True}),
-        ({"a": None}, {"a": None}),
-        ({}, {"a": None}),
-        ({"a": "1"}, {"a": 1}),
-        ({"a": [1]}, {"a": 1}),
-        ({"a": 2**64}, {"a": float(2**64)}),
-        ({"a": "x", "b": False}, {"a": "x", "b": False}),
-        ({"a": "x", "b": 0}, {"a": "x", "b": False}),
-    ],
-)
-def test_filter_rule_is_the_stores(metadata: dict[str, Any], filter: dict[str, Any]) -> None:
-    assert matches(metadata, filter) == store_matches(metadata, filter)
 
 
 def test_scored_pair_size_is_exact_or_over() -> None:

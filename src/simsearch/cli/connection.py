@@ -19,15 +19,14 @@ from typing import Any, TypeVar
 
 import click
 
-from simsearch.cli.failure import CommandError, bad_input
+from simsearch.cli.failure import CommandError, bad_input, failure_line
 from simsearch.cli.options import stacked
 from simsearch.client.client import Client
 from simsearch.client.rpc import ServerUnreachableError
 from simsearch.config import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, client_api_key
 from simsearch.errors import SimsearchError
-from simsearch.wire import code_for
 
-__all__ = ["Connection", "connection_options", "open_client", "status_prefix", "with_client"]
+__all__ = ["Connection", "connection_options", "open_client", "with_client"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,14 +148,7 @@ def open_client(connection: Connection) -> Iterator[Client]:
             f"error: cannot reach simsearch at {address}: is `simsearch serve` running?"
         ) from None
     except SimsearchError as exc:
-        raise CommandError(f"error: {status_prefix(exc)}{exc}") from None
-
-
-def status_prefix(error: SimsearchError) -> str:
-    """``NOT_FOUND: `` for mapped errors; unmapped codes already lead their message."""
-    if type(error) is SimsearchError:
-        return ""
-    return f"{code_for(error).name}: "
+        raise CommandError(failure_line(exc)) from None
 
 
 _CONNECTION_FIELDS = tuple(field.name for field in dataclasses.fields(Connection))

@@ -8,22 +8,16 @@ documents were written and the last id: ``--after-id`` resumes after it.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import click
 
-from simsearch.cli.connection import status_prefix, with_client
-from simsearch.cli.failure import CommandError, bad_input
+from simsearch.cli.connection import with_client
+from simsearch.cli.failure import stopped_partway
 from simsearch.cli.jsonl import write_document
-from simsearch.cli.output import emit, progress_bar
+from simsearch.cli.output import emit, opened_output, progress_bar
 from simsearch.cli.render import documents_count
 from simsearch.client.client import Client
-from simsearch.client.rpc import ServerUnreachableError
-from simsearch.errors import SimsearchError
 
 __all__ = ["export"]
 
@@ -46,20 +40,16 @@ __all__ = ["export"]
 def export(client: Client, as_json: bool, name: str, output: Path | None, after_id: str) -> None:
     total = client.describe_collection(name).count
     written, last = 0, after_id
-    with _opened(output) as out, progress_bar() as bar:
+    with (
+        opened_output(output) as out,
+        progress_bar() as bar,
+        stopped_partway(lambda why: _stopped(why, written, last)),
+    ):
         task = bar.add_task(f"exporting {name!r}", total=total)
-        try:
-            for document in client.export(name, after_id=after_id):
-                write_document(document, out)
-                written, last = written + 1, document.id
-                bar.advance(task)
-        except KeyboardInterrupt:
-            raise CommandError(_stopped("interrupted", written, last), 130) from None
-        except ServerUnreachableError:
-            raise
-        except SimsearchError as exc:
-            failure = f"error: {status_prefix(exc)}{exc}"
-            raise CommandError(_stopped(failure, written, last)) from None
+        for document in client.export(name, after_id=after_id):
+            write_document(document, out)
+            written, last = written + 1, document.id
+            bar.advance(task)
     if output is not None:  # stdout holds the documents otherwise
         text = f"exported {documents_count(written)} of {name!r} to {output}"
         emit(
@@ -76,17 +66,3 @@ def _stopped(why: str, written: int, last: str) -> str:
         f"{why}; {documents_count(written)} written, the last with id {last!r}: "
         f"--after-id {last!r} resumes after it"
     )
-
-
-@contextmanager
-def _opened(output: Path | None) -> Iterator[IO[str]]:
-    if output is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    try:
-        handle = output.open("w", encoding="utf-8")
-    except OSError as exc:
-        raise bad_input(f"cannot write {output}: {exc.strerror or exc}") from None
-    with handle:
-        yield handle

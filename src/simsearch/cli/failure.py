@@ -7,9 +7,16 @@ interrupted.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import click
 
-__all__ = ["CommandError", "bad_input"]
+from simsearch.client.rpc import ServerUnreachableError
+from simsearch.errors import SimsearchError
+from simsearch.wire import code_for
+
+__all__ = ["CommandError", "bad_input", "failure_line", "status_prefix", "stopped_partway"]
 
 
 class CommandError(Exception):
@@ -27,3 +34,30 @@ class CommandError(Exception):
 def bad_input(message: str) -> CommandError:
     """Input that cannot be used as given: ``error: ...``, exit code 2, nothing sent."""
     return CommandError(f"error: {message}", 2)
+
+
+def status_prefix(error: SimsearchError) -> str:
+    """``NOT_FOUND: `` for mapped errors; unmapped codes already lead their message."""
+    if type(error) is SimsearchError:
+        return ""
+    return f"{code_for(error).name}: "
+
+
+def failure_line(error: SimsearchError) -> str:
+    """How a failed call is told: ``error: NOT_FOUND: <the server's message>``."""
+    return f"error: {status_prefix(error)}{error}"
+
+
+@contextmanager
+def stopped_partway(stopped: Callable[[str], str]) -> Iterator[None]:
+    """For a command that writes as results stream in: an interrupt (exit 130) or a failed
+    call (exit 1) ends it with ``stopped(why)``, which says what was written and how to go
+    on; an unreachable server is left to the connection's own message."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise CommandError(stopped("interrupted"), 130) from None
+    except ServerUnreachableError:
+        raise
+    except SimsearchError as exc:
+        raise CommandError(stopped(failure_line(exc))) from None

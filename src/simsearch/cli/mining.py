@@ -14,21 +14,16 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import click
 
-from simsearch.cli.connection import status_prefix, with_client
-from simsearch.cli.failure import CommandError, bad_input
+from simsearch.cli.connection import with_client
+from simsearch.cli.failure import stopped_partway
 from simsearch.cli.options import FILTER, POSITIVE, build_filter, maxsim_options
-from simsearch.cli.output import emit, progress_bar
+from simsearch.cli.output import emit, opened_output, progress_bar
 from simsearch.client.client import Client
-from simsearch.client.rpc import ServerUnreachableError
-from simsearch.errors import SimsearchError
 from simsearch.types import ScoredPair
 
 __all__ = ["CSV_COLUMNS", "mine"]
@@ -138,22 +133,19 @@ def mine(
     pairs = client.mine_pairs(name, target, filter=build_filter(filters), **options)
     written, last, done = 0, "", 0
     what = f"pairing {name!r} with {target!r}" if target else f"mining {name!r}"
-    with _opened(output) as out, progress_bar() as bar, pairs:
+    with (
+        opened_output(output) as out,
+        progress_bar() as bar,
+        pairs,
+        stopped_partway(lambda why: _stopped(why, written, last)),
+    ):
         writer: _Writer = _Csv(out) if output_format == "csv" else _JsonLines(out)
         task = bar.add_task(what, total=None)
-        try:
-            for chunk, done, total in pairs.chunks():
-                for pair in chunk:
-                    writer.write(pair)
-                written, last = written + len(chunk), chunk[-1].a if chunk else last
-                bar.update(task, completed=done, total=max(total, done))
-        except KeyboardInterrupt:
-            raise CommandError(_stopped("interrupted", written, last), 130) from None
-        except ServerUnreachableError:
-            raise
-        except SimsearchError as exc:
-            failure = f"error: {status_prefix(exc)}{exc}"
-            raise CommandError(_stopped(failure, written, last)) from None
+        for chunk, done, total in pairs.chunks():
+            for pair in chunk:
+                writer.write(pair)
+            written, last = written + len(chunk), chunk[-1].a if chunk else last
+            bar.update(task, completed=done, total=max(total, done))
     if output is not None:  # stdout holds the pairs otherwise
         emit(
             as_json,
@@ -179,17 +171,3 @@ def _stopped(why: str, written: int, last: str) -> str:
         f"{why}; {_pairs(written)} written, the last under document {last!r} (its pairs may "
         "be incomplete)"
     )
-
-
-@contextmanager
-def _opened(output: Path | None) -> Iterator[IO[str]]:
-    if output is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    try:
-        handle = output.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise bad_input(f"cannot write {output}: {exc.strerror or exc}") from None
-    with handle:
-        yield handle

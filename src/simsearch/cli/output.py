@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
 
 import click
 from rich.console import Console, RenderableType
@@ -25,7 +27,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["emit", "plain_text", "progress_bar", "rendered", "warn"]
+from simsearch.cli.failure import bad_input
+
+__all__ = ["emit", "opened_output", "plain_text", "progress_bar", "rendered", "warn"]
 
 _FALLBACK_WIDTH = 120  # a pipe or a file: wide enough for a search table
 _MIN_WIDTH = 60  # below this rich would drop columns rather than shorten them
@@ -88,3 +92,20 @@ def progress_bar() -> Progress:
         transient=True,
         disable=not console.is_terminal,
     )
+
+
+@contextmanager
+def opened_output(output: Path | None) -> Iterator[IO[str]]:
+    """Where a command streams its results: ``output`` (UTF-8, written as given: no newline
+    translation, which CSV needs) or stdout when None; a file that cannot be opened is a usage
+    error (exit 2)."""
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        handle = output.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise bad_input(f"cannot write {output}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle

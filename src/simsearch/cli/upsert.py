@@ -22,8 +22,8 @@ from types import FrameType
 import click
 
 from simsearch.cli import json_output, render
-from simsearch.cli.connection import status_prefix, with_client
-from simsearch.cli.failure import CommandError, bad_input
+from simsearch.cli.connection import with_client
+from simsearch.cli.failure import CommandError, bad_input, status_prefix
 from simsearch.cli.jsonl import JsonlError, LinedDocuments, check_documents, read_documents
 from simsearch.cli.options import POSITIVE, truncate_option
 from simsearch.cli.output import emit, progress_bar

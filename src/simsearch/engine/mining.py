@@ -26,9 +26,8 @@ written meanwhile takes part if its id sorts after the page being read.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -37,6 +36,7 @@ from simsearch.engine.maxsim import combine, maxsim_many
 from simsearch.engine.ports import Collection, Encoder, Filter
 from simsearch.engine.reranking import candidate_tokens
 from simsearch.errors import LimitExceededError, NotFoundError, quoted
+from simsearch.metadata_filter import matches
 from simsearch.types import Document, FloatArray, Hit, Limits, MaxSimOptions, ScoredPair
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "Cutoffs",
     "MiningPlan",
     "PairChunk",
-    "matches",
     "mine",
 ]
 
@@ -145,32 +144,6 @@ class Cutoffs:
         if a in cutoff.near:
             return True
         return score >= cutoff.score + BAND / 2
-
-
-def matches(metadata: Mapping[str, Any], filter: Filter) -> bool:
-    """Whether ``metadata`` matches a checked equality ``filter`` (``ports.Filter``): each
-    key present with an equal scalar; numbers by value, booleans only booleans, None only
-    null. The store's own filters follow the same rule (``simsearch.index.filters``; a test
-    holds the two together)."""
-    return all(key in metadata and _equal(metadata[key], value) for key, value in filter.items())
-
-
-_INT64 = 2**63 - 1
-
-
-def _equal(stored: Any, wanted: Any) -> bool:
-    if wanted is None:
-        return stored is None
-    if isinstance(wanted, bool) or isinstance(stored, bool):
-        return isinstance(wanted, bool) and isinstance(stored, bool) and stored == wanted
-    if isinstance(wanted, (int, float)):
-        return isinstance(stored, (int, float)) and _as_read(stored) == _as_read(wanted)
-    return isinstance(wanted, str) and isinstance(stored, str) and stored == wanted
-
-
-def _as_read(value: int | float) -> int | float:
-    """As the store reads a JSON number: an integer beyond int64 is a double."""
-    return float(value) if isinstance(value, int) and abs(value) > _INT64 else value
 
 
 def page_size(plan: MiningPlan, limits: Limits) -> int:

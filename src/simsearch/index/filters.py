@@ -11,8 +11,9 @@ string holding one is refused here, as the engine refuses it in stored metadata.
 are joined as a balanced tree: SQLite refuses an expression nested 1,000 deep ("Expression
 tree is too large"), which a flat chain of 991 ANDs reaches.
 
-:func:`matches` is the same rule in Python, for backends whose own filters are looser (Milvus
-re-checks every hit with it); tests/scaleout/contract holds both to the same expectations.
+:func:`matches` (``simsearch.metadata_filter``) is the same rule in Python, for backends whose
+own filters are looser (Milvus re-checks every hit with it); tests/scaleout/contract holds
+both to the same expectations.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from simsearch.errors import InvalidArgumentError, quoted
+from simsearch.metadata_filter import INT64_MAX, matches
 
 __all__ = ["filter_sql", "matches"]
 
-_INT64 = 2**63 - 1
 _MATCH = "EXISTS (SELECT 1 FROM json_each(docs.metadata) AS m WHERE m.key = ? AND {condition})"
 
 
@@ -80,28 +81,6 @@ def _condition(key: str, value: Any) -> tuple[str, list[Any]]:
 def _number(key: str, value: int | float) -> int | float:
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidArgumentError(f"filter[{quoted(key)}] is not a finite number")
-    if isinstance(value, int) and abs(value) > _INT64:
+    if isinstance(value, int) and abs(value) > INT64_MAX:
         return float(value)  # SQLite parses such JSON integers as reals too
     return value
-
-
-def matches(metadata: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
-    """Whether ``metadata`` matches a (valid: see :func:`filter_sql`) ``filter``."""
-    return all(key in metadata and _equal(metadata[key], value) for key, value in filter.items())
-
-
-def _equal(stored: Any, wanted: Any) -> bool:
-    if wanted is None:
-        return stored is None
-    if isinstance(wanted, bool) or isinstance(stored, bool):
-        return isinstance(wanted, bool) and isinstance(stored, bool) and stored == wanted
-    if isinstance(wanted, (int, float)):
-        return isinstance(stored, (int, float)) and _as_read(stored) == _as_read(wanted)
-    if isinstance(wanted, str):
-        return isinstance(stored, str) and stored == wanted
-    return False
-
-
-def _as_read(value: int | float) -> int | float:
-    """As SQLite reads a JSON number: an integer beyond int64 is a double."""
-    return float(value) if isinstance(value, int) and abs(value) > _INT64 else value
