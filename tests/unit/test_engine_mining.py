@@ -18,10 +18,9 @@ from simsearch.errors import LimitExceededError
 from simsearch.index import FaissCatalog
 from simsearch.types import Document, FloatArray, Hit, Limits, ScoredPair
 from simsearch.wire.mining import mined_to_wire, scored_pair_to_wire
+from support.brute_force_pairs import Pair, reference_mining, top_ids
 from unit.fake_encoder import FakeEncoder
 from unit.index_fixtures import metadata_for, spec, unit_vectors
-
-Pair = tuple[str, str, float]
 
 
 def _ids(n: int, prefix: str = "d") -> list[str]:
@@ -53,33 +52,6 @@ def _pairs(chunks: list[mining.PairChunk]) -> list[Pair]:
     return [(pair.a, pair.b, pair.score) for chunk in chunks for pair in chunk.pairs]
 
 
-def _top(ids: list[str], scores: np.ndarray, row: int, top_m: int, skip: str | None) -> list[str]:
-    """Brute force: the top_m of a row of scores by descending score, then id."""
-    order = sorted(
-        (j for j in range(len(ids)) if ids[j] != skip), key=lambda j: (-scores[row, j], ids[j])
-    )
-    return [ids[j] for j in order[:top_m]]
-
-
-def _reference_mining(
-    ids: list[str], vectors: FloatArray, top_m: int, min_score: float | None = None
-) -> list[Pair]:
-    """Each unordered pair once, under the first of its two documents (id order) that has
-    the other among its top_m; sorted by a, descending score, b."""
-    scores = vectors.astype(np.float64) @ vectors.astype(np.float64).T
-    index = {doc_id: i for i, doc_id in enumerate(ids)}
-    tops = {doc_id: _top(ids, scores, index[doc_id], top_m, doc_id) for doc_id in ids}
-    pairs: list[Pair] = []
-    for a in sorted(ids):
-        for b in tops[a]:
-            if b < a and a in tops[b]:
-                continue  # listed under b
-            score = float(scores[index[a], index[b]])
-            if min_score is None or score >= min_score:
-                pairs.append((a, b, score))
-    return sorted(pairs, key=lambda pair: (pair[0], -pair[2], pair[1]))
-
-
 def _assert_same(found: list[Pair], expected: list[Pair]) -> None:
     assert [(a, b) for a, b, _ in found] == [(a, b) for a, b, _ in expected]
     assert [s for _, _, s in found] == pytest.approx([s for _, _, s in expected], abs=1e-5)
@@ -98,7 +70,7 @@ def test_mining_equals_brute_force(docs: Any, top_m: int) -> None:
     collection, ids, vectors = docs
     chunks = _mine(collection, top_m=top_m)
     found = _pairs(chunks)
-    _assert_same(found, _reference_mining(ids, vectors, top_m))
+    _assert_same(found, reference_mining(ids, vectors, top_m))
     unordered = [frozenset((a, b)) for a, b, _ in found]
     assert len(unordered) == len(set(unordered))  # exactly once
     assert all(a != b for a, b, _ in found)
@@ -109,7 +81,7 @@ def test_threshold_keeps_the_top_m_rule(docs: Any) -> None:
     collection, ids, vectors = docs
     found = _pairs(_mine(collection, top_m=5, min_score=0.3))
     assert found and all(score >= 0.3 for _, _, score in found)
-    _assert_same(found, _reference_mining(ids, vectors, 5, min_score=0.3))
+    _assert_same(found, reference_mining(ids, vectors, 5, min_score=0.3))
 
 
 def test_chunks_and_progress(docs: Any) -> None:
@@ -138,14 +110,14 @@ def test_after_deletes(docs: Any) -> None:
     kept = [i for i, doc_id in enumerate(ids) if doc_id not in gone]
     found = _pairs(_mine(collection, top_m=4))
     assert not {doc_id for pair in found for doc_id in pair[:2]} & gone
-    _assert_same(found, _reference_mining([ids[i] for i in kept], vectors[kept], 4))
+    _assert_same(found, reference_mining([ids[i] for i in kept], vectors[kept], 4))
 
 
 def test_filter_applies_to_both_sides(docs: Any) -> None:
     collection, ids, vectors = docs
     chosen = [i for i in range(len(ids)) if metadata_for(i)["group"] == 1]
     found = _pairs(_mine(collection, top_m=3, filter={"group": 1}))
-    _assert_same(found, _reference_mining([ids[i] for i in chosen], vectors[chosen], 3))
+    _assert_same(found, reference_mining([ids[i] for i in chosen], vectors[chosen], 3))
 
 
 def test_ties_are_broken_by_id(catalog: FaissCatalog) -> None:
@@ -157,7 +129,7 @@ def test_ties_are_broken_by_id(catalog: FaissCatalog) -> None:
     collection = catalog.create(spec("docs"))
     _fill(collection, ids, vectors)
     found = _pairs(_mine(collection, top_m=2))
-    _assert_same(found, _reference_mining(ids, vectors, 2))
+    _assert_same(found, reference_mining(ids, vectors, 2))
     assert len(found) == 20 * 3  # three pairs per group of three
     assert all(score == pytest.approx(1.0, abs=1e-6) for _, _, score in found)
 
@@ -172,7 +144,7 @@ def test_pairing_equals_brute_force(catalog: FaissCatalog) -> None:
     scores = q_vectors.astype(np.float64) @ a_vectors.astype(np.float64).T
     expected = []
     for i, q in sorted(enumerate(q_ids), key=lambda item: item[1]):
-        for b in _top(a_ids, scores[i : i + 1], 0, 3, None):
+        for b in top_ids(a_ids, scores[i : i + 1], 0, 3, None):
             score = float(scores[i, a_ids.index(b)])
             if score >= 0.1:
                 expected.append((q, b, score))
@@ -225,7 +197,7 @@ def test_asymmetric_scores_list_each_pair_once() -> None:
     found = _pairs(list(mining.mine(fake, fake, plan, Limits(), FakeEncoder())))
     unordered = [frozenset((a, b)) for a, b, _ in found]
     assert len(unordered) == len(set(unordered))
-    assert set(unordered) == {frozenset((a, b)) for a, b, _ in _reference_mining(ids, vectors, 2)}
+    assert set(unordered) == {frozenset((a, b)) for a, b, _ in reference_mining(ids, vectors, 2)}
 
 
 def test_a_search_that_misses_documents_never_lists_a_pair_twice() -> None:

@@ -12,9 +12,15 @@ Errors are the classes of ``simsearch.errors``. This package imports neither tor
 """
 
 from simsearch.client.client import Client
+from simsearch.client.mining import MinedPairs
 from simsearch.client.results import CompareResult, ServerInfo, UpsertResult
 from simsearch.client.rpc import ServerUnreachableError
 from simsearch.types import (
+    Calibration,
+    CalibrationKind,
+    CalibrationState,
+    Classifications,
+    ClassifierHead,
     CollectionInfo,
     CollectionSpec,
     Document,
@@ -22,11 +28,17 @@ from simsearch.types import (
     Limits,
     ModelInfo,
     Pooling,
+    ScoredPair,
     SentenceEmbeddings,
     TokenEmbeddings,
 )
 
 __all__ = [
+    "Calibration",
+    "CalibrationKind",
+    "CalibrationState",
+    "Classifications",
+    "ClassifierHead",
     "Client",
     "CollectionInfo",
     "CollectionSpec",
@@ -34,8 +46,10 @@ __all__ = [
     "Document",
     "Hit",
     "Limits",
+    "MinedPairs",
     "ModelInfo",
     "Pooling",
+    "ScoredPair",
     "SentenceEmbeddings",
     "ServerInfo",
     "ServerUnreachableError",

@@ -13,8 +13,9 @@ and its worker thread), ``runner`` (the engine seam and the torch forward pass),
 (choose and set up torch or OpenVINO), ``openvino_convert`` (checkpoint to OpenVINO, static
 int8), ``model_cache`` (the verified on-disk cache of converted models), ``calibration`` (the
 texts static int8 is calibrated on), ``openvino_runner`` (the OpenVINO forward pass),
-``pooling`` (pure torch pooling), ``bert`` (the encoder), ``options`` (the load arguments as
-one picklable value), ``ray_serve`` (replicas of the encoder on Ray Serve, ``--encoder ray``).
+``pooling`` (pure torch pooling), ``classifier_head`` (a checkpoint's sequence-classification
+head, read with the model and run on the pooler output), ``bert`` (the encoder), ``options``
+(the load arguments as one picklable value), ``ray_serve`` (replicas of the encoder on Ray Serve, ``--encoder ray``).
 See ``docs/encoder.md``, ``docs/engines.md`` and ``docs/scale-out.md``.
 """
 

@@ -6,6 +6,8 @@ side, in a module named for what it holds:
 - ``embeddings``: sentence and token embeddings; ``alignments``: MaxSim token alignments;
 - ``info``: the model, limits and collection descriptions;
 - ``options``: pooling, MaxSim, rerank and search parameters (the enum tables);
+- ``calibration``: a collection's calibration and its fit; ``classification``: Classify and
+  the model's head; ``mining``: MinePairs requests and scored pairs;
 - ``structs`` and ``tensors``: the JSON-like and array payloads; ``status``: errors <-> codes.
 
 Decoding only coerces types: it refuses what cannot be decoded (an unknown enum value, a
