@@ -5,6 +5,7 @@ Run from the repository root::
 
     .venv/bin/python bench/mining.py                       # 100k documents (ingest: long)
     .venv/bin/python bench/mining.py --documents 20000     # what fits a few minutes
+    .venv/bin/python bench/mining.py --data-dir DIR        # keep the collections, reuse them
 
 Documents are STS Benchmark sentences (``bench/common.sts_sentences``, read from
 ``../shared/data/stsbenchmark``), each in several perturbed variants so that a corpus of any
@@ -132,6 +133,11 @@ def _reset_peak(pid: int) -> None:
 
 
 def ingest(client: Client, name: str, index: str, pooling: str, docs: Sequence[Document]) -> float:
+    """Seconds to upsert ``docs`` into a new collection; 0 when a kept one holds them."""
+    if name in {info.spec.name for info in client.list_collections()}:
+        if client.describe_collection(name).count == len(docs):
+            return 0.0
+        client.drop_collection(name)
     client.create_collection(name, pooling=pooling, index=index)
     start = time.perf_counter()
     client.upsert_stream(name, docs, batch_size=256)
@@ -184,11 +190,21 @@ def run(args: argparse.Namespace) -> list[Row]:
     ids = [doc.id for doc in docs]  # already in id order
     position = {doc_id: i for i, doc_id in enumerate(ids)}
     with (
-        tempfile.TemporaryDirectory(prefix="simsearch-mining-") as data_dir,
-        server(Path(data_dir), args.model) as (address, pid),
+        _data_dir(args.data_dir) as data_dir,
+        server(data_dir, args.model) as (address, pid),
         Client(address, timeout=600) as client,
     ):
         return [measure(client, pid, kind, docs, position, args) for kind in args.indexes]
+
+
+@contextmanager
+def _data_dir(kept: Path | None) -> Iterator[Path]:
+    """``kept`` (its collections are kept for the next run), or a temporary directory."""
+    if kept is not None:
+        yield kept
+        return
+    with tempfile.TemporaryDirectory(prefix="simsearch-mining-") as data_dir:
+        yield Path(data_dir)
 
 
 def measure(
@@ -202,14 +218,18 @@ def measure(
     """Ingest ``docs`` into a collection of index ``kind``, mine it, compare, drop it."""
     name = f"mine_{kind}"
     seconds = ingest(client, name, INDEXES[kind], args.pooling, docs)
-    print(f"{kind}: ingested {len(docs):,} documents in {seconds:.0f} s", flush=True)
+    if seconds:
+        print(f"{kind}: ingested {len(docs):,} documents in {seconds:.0f} s", flush=True)
+    else:
+        print(f"{kind}: the kept collection holds the {len(docs):,} documents", flush=True)
     before = _status_mib(pid, "VmRSS")
     listed, count, took, peak = mine(client, name, pid, args.top_m, args.min_score, position)
     vectors = stored_vectors(client, name, list(position))
     reference = reference_pairs(vectors, args.top_m, args.min_score)
     unique = np.unique(listed)
-    client.drop_collection(name)
-    return Row(
+    if args.data_dir is None:
+        client.drop_collection(name)
+    row = Row(
         index=kind,
         documents=len(docs),
         pairs=count,
@@ -220,6 +240,8 @@ def measure(
         duplicates=count - len(unique),
         extra=int((~np.isin(unique, reference)).sum()),
     )
+    print(f"{kind}: {row}", flush=True)  # each row as soon as it is known
+    return row
 
 
 def print_markdown(rows: Sequence[Row], args: argparse.Namespace) -> None:
@@ -248,6 +270,12 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--pooling", default="mean", choices=["pooler", "cls", "mean"])
     parser.add_argument("--indexes", nargs="+", default=list(INDEXES), choices=list(INDEXES))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the collections here (reused by the next run when they hold the documents)",
+    )
     args = parser.parse_args()
     if not os.path.exists("/proc/self/clear_refs"):
         raise SystemExit("this benchmark reads peak memory from /proc (Linux only)")
