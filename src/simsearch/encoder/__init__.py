@@ -15,8 +15,8 @@ int8), ``model_cache`` (the verified on-disk cache of converted models), ``calib
 texts static int8 is calibrated on), ``openvino_runner`` (the OpenVINO forward pass),
 ``pooling`` (pure torch pooling), ``classifier_head`` (a checkpoint's sequence-classification
 head, read with the model and run on the pooler output), ``bert`` (the encoder), ``options``
-(the load arguments as one picklable value), ``ray_serve`` (replicas of the encoder on Ray Serve, ``--encoder ray``).
-See ``docs/encoder.md``, ``docs/engines.md`` and ``docs/scale-out.md``.
+(the load arguments as one picklable value), ``ray_serve`` (replicas of the encoder on Ray
+Serve, ``--encoder ray``). See ``docs/encoder.md``, ``docs/engines.md`` and ``docs/scale-out.md``.
 """
 
 from simsearch.encoder.bert import BertEncoder, load_encoder
