@@ -462,11 +462,6 @@ class Engine:
         collection of another model (texts and metadata, no vectors)."""
         target = self._readable(collection)
         check.check_ids("ids", ids, self.limits)
-        return self._existing(target, ids)
-
-    @staticmethod
-    def _existing(target: Collection, ids: Sequence[str]) -> list[Document]:
-        """The documents of already checked ids; NotFoundError names any unknown one."""
         return existing_documents(target, ids)
 
     def get_embeddings(self, collection: str, ids: Sequence[str]) -> FloatArray:
@@ -662,7 +657,7 @@ class Engine:
         for i, (_, ids) in enumerate(queries):
             check.check_rerank_ids(f"queries[{i}].ids", ids, self.limits)
         # Unknown ids fail the request before any model work.
-        documents = [self._existing(target, ids) for _, ids in queries]
+        documents = [existing_documents(target, ids) for _, ids in queries]
         unscored = [
             [Hit(doc.id, 0.0, doc.text, doc.metadata) for doc in docs] for docs in documents
         ]

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from simsearch.engine import sizes
 from simsearch.engine.ports import Collection
-from simsearch.errors import LimitExceededError, quoted
+from simsearch.errors import quoted
 from simsearch.types import Document, Limits
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "chunk_size", "chunks"]
@@ -38,27 +38,17 @@ def chunks(
 ) -> Iterator[list[Document]]:
     """Chunks of at most ``size`` documents after ``after_id``, in id order, each fitting
     one response message; see the module docstring."""
+    name = collection.spec.name
+
+    def too_big(doc: Document, size: int) -> str:
+        return (
+            f"document {quoted(doc.id)} of collection {name!r} takes {size:,} bytes in a "
+            f"response, over the server's limit of {limits.max_message_bytes:,} "
+            "(max_message_bytes): start the server with a higher limit to export it"
+        )
+
     while page := collection.documents_after(after_id, size):
-        yield from _fitting(page, limits.max_message_bytes, collection.spec.name)
+        yield from sizes.fitting_runs(
+            page, sizes.exported_document, limits.max_message_bytes, size, too_big
+        )
         after_id = page[-1].id
-
-
-def _fitting(page: list[Document], limit: int, name: str) -> Iterator[list[Document]]:
-    """``page`` cut into runs whose response fits ``limit`` bytes."""
-    chunk: list[Document] = []
-    used = 0
-    for doc in page:
-        size = sizes.exported_document(doc)
-        if size > limit:
-            raise LimitExceededError(
-                f"document {quoted(doc.id)} of collection {name!r} takes {size:,} bytes in a "
-                f"response, over the server's limit of {limit:,} (max_message_bytes): start "
-                "the server with a higher limit to export it"
-            )
-        if chunk and used + size > limit:
-            yield chunk
-            chunk, used = [], 0
-        chunk.append(doc)
-        used += size
-    if chunk:
-        yield chunk

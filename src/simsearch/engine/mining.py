@@ -35,7 +35,7 @@ from simsearch.engine import sizes
 from simsearch.engine.maxsim import combine, maxsim_many
 from simsearch.engine.ports import Collection, Encoder, Filter
 from simsearch.engine.reranking import candidate_tokens
-from simsearch.errors import LimitExceededError, NotFoundError, quoted
+from simsearch.errors import NotFoundError, quoted
 from simsearch.metadata_filter import matches
 from simsearch.types import Document, FloatArray, Hit, Limits, MaxSimOptions, ScoredPair
 
@@ -264,20 +264,17 @@ def _chunks(
 ) -> Iterator[PairChunk]:
     """``pairs`` in chunks of at most ``size`` that each fit one message; one chunk with no
     pairs when there are none (the page's progress)."""
+
+    def too_big(pair: ScoredPair, bytes_: int) -> str:
+        return (
+            f"the pair ({quoted(pair.a)}, {quoted(pair.b)}) takes {bytes_:,} bytes in a "
+            f"response, over the server's limit of {limits.max_message_bytes:,} "
+            "(max_message_bytes): start the server with a higher limit"
+        )
+
     limit = limits.max_message_bytes - sizes.MINING_PROGRESS
-    chunk: list[ScoredPair] = []
-    used = 0
-    for pair in pairs:
-        bytes_ = sizes.scored_pair(pair)
-        if bytes_ > limit:
-            raise LimitExceededError(
-                f"the pair ({quoted(pair.a)}, {quoted(pair.b)}) takes {bytes_:,} bytes in a "
-                f"response, over the server's limit of {limits.max_message_bytes:,} "
-                "(max_message_bytes): start the server with a higher limit"
-            )
-        if chunk and (len(chunk) == size or used + bytes_ > limit):
-            yield PairChunk(chunk, done, total)
-            chunk, used = [], 0
-        chunk.append(pair)
-        used += bytes_
-    yield PairChunk(chunk, done, total)
+    runs = sizes.fitting_runs(pairs, sizes.scored_pair, limit, size, too_big)
+    for run in runs:
+        yield PairChunk(run, done, total)
+    if not pairs:
+        yield PairChunk([], done, total)

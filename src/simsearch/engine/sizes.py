@@ -16,9 +16,9 @@ and then not sent. Tests compare them with ``ByteSize()`` of the real messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ __all__ = [
     "compare_response",
     "encode_response",
     "exported_document",
+    "fitting_runs",
     "hit_size",
     "reranked_response",
     "scored_pair",
@@ -57,6 +58,34 @@ _SMALL = 2  # tag + one byte: a bool, an enum, an empty message or string, a nul
 _NEGATIVE_VARINT = 10  # an int32 or int64 below 0 is sign-extended to ten bytes
 _VARINT_STEPS = [1 << (7 * i) for i in range(1, 10)]  # a varint grows a byte at each
 _SHORT_STRING = 32  # characters: at most 128 UTF-8 bytes, so a one-byte length
+
+
+T = TypeVar("T")
+
+
+def fitting_runs(
+    items: Iterable[T],
+    size_of: Callable[[T], int],
+    limit: int,
+    most: int,
+    too_big: Callable[[T, int], str],
+) -> Iterator[list[T]]:
+    """``items`` in order, cut into runs of at most ``most`` whose sizes add up to at most
+    ``limit`` bytes (one message each); never an empty run. An item over ``limit`` alone is
+    LimitExceededError with ``too_big(item, its size)`` as the message."""
+    run: list[T] = []
+    used = 0
+    for item in items:
+        size = size_of(item)
+        if size > limit:
+            raise LimitExceededError(too_big(item, size))
+        if run and (len(run) == most or used + size > limit):
+            yield run
+            run, used = [], 0
+        run.append(item)
+        used += size
+    if run:
+        yield run
 
 
 @dataclass(frozen=True)
